@@ -1,0 +1,88 @@
+#include "core/nostr/keys.h"
+
+#include <gtest/gtest.h>
+
+#include "core/nostr/key_text.h"
+#include "core/nostr/nip19.h"
+#include "core/nostr/sha256.h"
+
+namespace fedai {
+namespace {
+
+TEST(Keys, GeneratedKeysSignAndVerify) {
+  Keypair a = Keypair::generate();
+  Keypair b = Keypair::generate();
+  EXPECT_NE(a.public_key(), b.public_key());
+  auto msg = sha256(std::string_view("message"));
+  Signature sig = a.sign(msg.span());
+  EXPECT_TRUE(verify_signature(a.public_key(), msg.span(), sig));
+  EXPECT_FALSE(verify_signature(b.public_key(), msg.span(), sig));
+  // Fresh aux randomness: two signatures over the same message differ, both verify.
+  Signature sig2 = a.sign(msg.span());
+  EXPECT_NE(sig, sig2);
+  EXPECT_TRUE(verify_signature(a.public_key(), msg.span(), sig2));
+}
+
+TEST(Keys, SecretKeyRange) {
+  std::array<std::uint8_t, 32> zero{};
+  EXPECT_FALSE(SecretKey::from_bytes(zero));
+  // n, the group order, is not a valid key; n-1 is.
+  EXPECT_FALSE(
+      SecretKey::from_hex("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"));
+  EXPECT_TRUE(
+      SecretKey::from_hex("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140"));
+  EXPECT_FALSE(SecretKey::from_hex("abc"));
+}
+
+TEST(Keys, PublicKeyValidity) {
+  // x = 0 is not on the curve; the generator's x is.
+  EXPECT_FALSE(is_valid_public_key(PublicKey{}));
+  EXPECT_TRUE(is_valid_public_key(
+      *PublicKey::from_hex("79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798")));
+}
+
+TEST(KeyText, AcceptsNsecAndHexEitherCase) {
+  Keypair k = Keypair::generate();
+  std::string hex = k.secret_key().reveal_hex();
+  std::string upper = hex;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const std::string& text : {hex, upper, nip19::encode_nsec(k.secret_key())}) {
+    auto sk = parse_secret_key(text);
+    ASSERT_TRUE(sk) << sk.error().to_string();
+    EXPECT_EQ(*sk, k.secret_key());
+  }
+  EXPECT_FALSE(parse_secret_key("nsec1qqqq"));
+  EXPECT_FALSE(parse_secret_key(std::string(64, '0')));
+  EXPECT_FALSE(parse_secret_key(nip19::encode_npub(k.public_key())));
+}
+
+TEST(KeyText, AcceptsNpubAndHex) {
+  Keypair k = Keypair::generate();
+  auto a = parse_public_key(nip19::encode_npub(k.public_key()));
+  auto b = parse_public_key(k.public_key().hex());
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(*a, k.public_key());
+  EXPECT_EQ(*b, k.public_key());
+  EXPECT_FALSE(parse_public_key(std::string(64, '0')));  // not on the curve
+}
+
+TEST(Sha256, KnownAnswers) {
+  EXPECT_EQ(sha256(std::string_view("")).hex(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256(std::string_view("abc")).hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Sha256 h;
+  h.update(std::string_view("a"));
+  h.update(std::string_view("bc"));
+  EXPECT_EQ(h.finish().hex(), sha256(std::string_view("abc")).hex());
+}
+
+TEST(Sha256, HmacRfc4231Case2) {
+  std::string key = "Jefe", data = "what do ya want for nothing?";
+  auto mac = hmac_sha256({reinterpret_cast<const std::uint8_t*>(key.data()), key.size()},
+                         {reinterpret_cast<const std::uint8_t*>(data.data()), data.size()});
+  EXPECT_EQ(mac.hex(), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+}  // namespace
+}  // namespace fedai
