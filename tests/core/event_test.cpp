@@ -147,7 +147,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"missing sig", [](nlohmann::json& j) { j.erase("sig"); },
                 "invalid: missing field: sig"},
         BadCase{"missing tags", [](nlohmann::json& j) { j.erase("tags"); },
-                "invalid: missing field: tags"}));
+                "invalid: missing field: tags"}),
+    [](const ::testing::TestParamInfo<BadCase>& param_info) {
+      std::string name = param_info.param.name;
+      for (auto& c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      return name;
+    });
 
 TEST(Event, RejectsNonObjectsAndBadJson) {
   EXPECT_EQ(parse_event("[]").error().to_string(), "invalid: event must be a JSON object");
