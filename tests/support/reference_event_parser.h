@@ -1,9 +1,8 @@
-// A SAX consumer for nlohmann::json that builds an Event straight from the token stream.
-//
-// Parsing events is on every hot path (a relay's ingest, a pool's inbound flood), so fedai reads
-// them without building a JSON DOM first. The consumer also enforces NIP-01's shape with a
-// precise reason, and it can be embedded: a relay-message parser forwards the tokens of the
-// event object to it and asks complete() when the object has closed.
+// A reference event parser for differential tests: the same NIP-01 shape rules as
+// fedai::parse_event, written independently on nlohmann::json's SAX interface (its lexer, its
+// UTF-8 and number handling). fedai's own parser (core/nostr/event_parse.cpp) is a hand-written
+// tokenizer for speed; tests and fuzzers check that both accept and reject the same inputs and
+// read the same values.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -14,7 +13,7 @@
 
 #include "core/nostr/event.h"
 
-namespace fedai {
+namespace fedai::test {
 
 class EventSax {
  public:
@@ -71,4 +70,7 @@ class EventSax {
   std::optional<Error> error_;
 };
 
-}  // namespace fedai
+// Parses one event with the reference parser (shape only, like parse_event).
+Result<Event> reference_parse_event(std::string_view json, const EventLimits& limits = {});
+
+}  // namespace fedai::test
