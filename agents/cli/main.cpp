@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   Action action;
   add_key_commands(app, action);
   add_event_commands(app, action);
+  add_nip44_commands(app, action);
 
   try {
     app.parse(argc, argv);
