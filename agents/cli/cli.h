@@ -11,7 +11,10 @@
 
 namespace fedai::cli {
 
+// Thrown by a command to stop with a message on stderr and an exit status.
 struct CommandError : std::runtime_error {
+  explicit CommandError(const std::string& message, int exit_code = 1)
+      : std::runtime_error(message), code(exit_code) {}
   int code;
 };
 

@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "fedai: a federated, pay-as-you-go AI inference market on Nostr.\n"
       "Nodes sell inference, routers auction jobs to them over Nostr relays, and the work moves\n"
+      "peer to peer over HTTP. Every message is a signed Nostr event."};
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
   app.require_subcommand(1);
 
