@@ -37,6 +37,7 @@ using Action = std::function<int()>;
 // Each file adds its subcommands to the app and sets `action` when one of them is chosen.
 void add_key_commands(CLI::App& app, Action& action);
 void add_event_commands(CLI::App& app, Action& action);
+void add_nip19_commands(CLI::App& app, Action& action);
 void add_nip44_commands(CLI::App& app, Action& action);
 
 }  // namespace fedai::cli

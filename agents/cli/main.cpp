@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   Action action;
   add_key_commands(app, action);
   add_event_commands(app, action);
+  add_nip19_commands(app, action);
   add_nip44_commands(app, action);
 
   try {
