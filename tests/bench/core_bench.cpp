@@ -14,6 +14,7 @@
 
 #include "core/nostr/event.h"
 #include "core/nostr/keys.h"
+#include "core/nostr/nip44.h"
 #include "core/nostr/sha256.h"
 
 namespace {
@@ -33,13 +34,13 @@ const Corpus& corpus() {
     std::mt19937 rng(7);
     std::vector<Keypair> keys;
     for (int i = 0; i < 16; ++i) keys.push_back(Keypair::generate());
-    const std::string words[] = {"relay", "auction", "node", "router", "bid", "award", "model",
-                                 "tokens", "lightning", "sats", "nostr", "inference"};
+    const std::string words[] = {"relay", "auction", "node",      "router", "bid",   "award",
+                                 "model", "tokens",  "lightning", "sats",   "nostr", "inference"};
     for (int i = 0; i < 1024; ++i) {
       std::string content;
       while (content.size() < 200) content += words[rng() % 12] + " ";
-      Tags tags = {{"e", std::string(64, 'a')}, {"p", keys[rng() % 16].public_key().hex()},
-                   {"t", "fedai"}};
+      Tags tags = {
+          {"e", std::string(64, 'a')}, {"p", keys[rng() % 16].public_key().hex()}, {"t", "fedai"}};
       Event e = sign_event({1, 1700000000 + i, tags, content}, keys[rng() % 16]);
       out.json.push_back(to_json(e));
       out.canonical.push_back(
@@ -150,6 +151,48 @@ void BM_SerializeEvent(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_SerializeEvent);
+
+const nip44::ConversationKey& bench_conversation_key() {
+  static nip44::ConversationKey key = [] {
+    Keypair a = Keypair::generate(), b = Keypair::generate();
+    return *nip44::conversation_key(a.secret_key(), b.public_key());
+  }();
+  return key;
+}
+
+void BM_Nip44Encrypt1KiB(benchmark::State& state) {
+  const std::string plaintext(1024, 'x');
+  for (auto _ : state) {
+    auto payload = nip44::encrypt(plaintext, bench_conversation_key());
+    benchmark::DoNotOptimize(payload);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * 1024);
+}
+BENCHMARK(BM_Nip44Encrypt1KiB);
+
+void BM_Nip44Decrypt1KiB(benchmark::State& state) {
+  const std::string payload = *nip44::encrypt(std::string(1024, 'x'), bench_conversation_key());
+  for (auto _ : state) {
+    auto plaintext = nip44::decrypt(payload, bench_conversation_key());
+    if (!plaintext) state.SkipWithError("decrypt failed");
+    benchmark::DoNotOptimize(plaintext);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * 1024);
+}
+BENCHMARK(BM_Nip44Decrypt1KiB);
+
+// The ECDH + HKDF-extract a peer pays once per counterparty (cacheable).
+void BM_Nip44ConversationKey(benchmark::State& state) {
+  Keypair a = Keypair::generate(), b = Keypair::generate();
+  for (auto _ : state) {
+    auto key = nip44::conversation_key(a.secret_key(), b.public_key());
+    benchmark::DoNotOptimize(key);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Nip44ConversationKey);
 
 }  // namespace
 
