@@ -1,0 +1,100 @@
+#include "core/machine/overlay.h"
+
+namespace fedai::machine {
+
+std::optional<std::string> Overlay::get(TableId table, std::string_view key) const {
+  auto it = writes_.find(KeyRef(table, key));
+  if (it != writes_.end()) return it->second;
+  return base_.get(table, key);
+}
+
+void Overlay::put(TableId table, std::string_view key, std::string_view value) {
+  writes_[Key(table, std::string(key))] = std::string(value);
+}
+
+bool Overlay::erase(TableId table, std::string_view key) {
+  bool existed = get(table, key).has_value();
+  writes_[Key(table, std::string(key))] = std::nullopt;
+  return existed;
+}
+
+void Overlay::scan(TableId table, std::string_view prefix,
+                   const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  // Merge the base's entries with this record's writes, in key order.
+  auto it = writes_.lower_bound(KeyRef(table, prefix));
+  auto pending_in_range = [&] {
+    return it != writes_.end() && it->first.first == table && it->first.second.starts_with(prefix);
+  };
+  bool go_on = true;
+  auto flush_before = [&](std::string_view bound, bool inclusive) {
+    while (go_on && pending_in_range() &&
+           (it->first.second < bound || (inclusive && it->first.second == bound))) {
+      if (it->second) go_on = visit(it->first.second, *it->second);
+      ++it;
+    }
+  };
+  base_.scan(table, prefix, [&](std::string_view key, std::string_view value) {
+    flush_before(key, false);
+    if (!go_on) return false;
+    if (pending_in_range() && it->first.second == key) {  // overwritten or erased here
+      if (it->second) go_on = visit(key, *it->second);
+      ++it;
+    } else {
+      go_on = visit(key, value);
+    }
+    return go_on;
+  });
+  while (go_on && pending_in_range()) {
+    if (it->second) go_on = visit(it->first.second, *it->second);
+    ++it;
+  }
+}
+
+std::vector<Effect> Overlay::commit() {
+  for (auto& [key, value] : writes_) {
+    if (value)
+      base_.put(key.first, key.second, *value);
+    else
+      base_.erase(key.first, key.second);
+  }
+  writes_.clear();
+  return std::exchange(effects_, {});
+}
+
+void Overlay::discard() {
+  writes_.clear();
+  effects_.clear();
+}
+
+std::optional<std::string> MemoryTables::get(TableId table, std::string_view key) const {
+  auto t = tables_.find(table);
+  if (t == tables_.end()) return std::nullopt;
+  auto it = t->second.find(key);
+  if (it == t->second.end()) return std::nullopt;
+  return it->second;
+}
+
+void MemoryTables::put(TableId table, std::string_view key, std::string_view value) {
+  tables_[table].insert_or_assign(std::string(key), std::string(value));
+}
+
+bool MemoryTables::erase(TableId table, std::string_view key) {
+  auto t = tables_.find(table);
+  if (t == tables_.end()) return false;
+  auto it = t->second.find(key);
+  if (it == t->second.end()) return false;
+  t->second.erase(it);
+  return true;
+}
+
+void MemoryTables::scan(
+    TableId table, std::string_view prefix,
+    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  auto t = tables_.find(table);
+  if (t == tables_.end()) return;
+  for (auto it = t->second.lower_bound(prefix); it != t->second.end(); ++it) {
+    if (!it->first.starts_with(prefix) || !visit(it->first, it->second)) return;
+  }
+}
+
+}  // namespace fedai::machine

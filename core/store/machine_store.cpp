@@ -1,0 +1,311 @@
+#include "core/store/machine_store.h"
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <map>
+
+#include "core/store/lmdb.h"
+#include "core/util/binary.h"
+
+namespace fedai::store {
+namespace {
+
+using lmdb::Cursor;
+using lmdb::Txn;
+using machine::TableId;
+
+constexpr std::string_view kSchema = "fedai-machine-1";
+
+std::string seq_key(std::uint64_t seq) {
+  std::string k;
+  lmdb::put_be64(k, seq);
+  return k;
+}
+
+// The machine's tables and the framework's, as LMDB databases inside one transaction.
+class LmdbTables final : public machine::TableStore {
+ public:
+  LmdbTables(Txn& txn, const std::map<TableId, MDB_dbi>& dbis, bool writable)
+      : txn_(txn), dbis_(dbis), writable_(writable) {}
+
+  std::optional<std::string> get(TableId table, std::string_view key) const override {
+    auto v = txn_.get(dbi(table), key);
+    if (!v) return std::nullopt;
+    return std::string(*v);
+  }
+  void put(TableId table, std::string_view key, std::string_view value) override {
+    check_writable();
+    txn_.put(dbi(table), key, value);
+  }
+  bool erase(TableId table, std::string_view key) override {
+    check_writable();
+    return txn_.del(dbi(table), key);
+  }
+  void scan(TableId table, std::string_view prefix,
+            const std::function<bool(std::string_view, std::string_view)>& visit) const override {
+    Cursor c(txn_, dbi(table));
+    for (bool ok = prefix.empty() ? c.first() : c.seek(prefix); ok; ok = c.next()) {
+      if (!c.key().starts_with(prefix) || !visit(c.key(), c.value())) return;
+    }
+  }
+
+ private:
+  MDB_dbi dbi(TableId table) const {
+    auto it = dbis_.find(table);
+    if (it == dbis_.end()) throw std::logic_error("unknown table " + std::to_string(table));
+    return it->second;
+  }
+  void check_writable() const {
+    if (!writable_) throw std::logic_error("state is read-only here");
+  }
+  Txn& txn_;
+  const std::map<TableId, MDB_dbi>& dbis_;
+  bool writable_;
+};
+
+}  // namespace
+
+std::string encode_record(const machine::Record& record) {
+  BinaryWriter w;
+  w.varint(record.type);
+  w.svarint(record.at);
+  w.boolean(record.event_id.has_value());
+  if (record.event_id) w.fixed(record.event_id->span());
+  w.bytes(record.payload);
+  return std::move(w).data();
+}
+
+bool decode_record(std::string_view bytes, machine::Record& out) {
+  BinaryReader r(bytes);
+  out.type = static_cast<std::uint16_t>(r.varint());
+  out.at = r.svarint();
+  if (r.boolean()) {
+    EventId id;
+    r.fixed(std::span<std::uint8_t, 32>(id.bytes));
+    out.event_id = id;
+  } else {
+    out.event_id.reset();
+  }
+  out.payload = std::string(r.bytes());
+  return r.finished();
+}
+
+class MachineStore::Impl {
+ public:
+  Impl(const MachineStoreOptions& opts, const machine::Machine& machine)
+      : options(opts), env(lmdb::Env::Options{opts.path, opts.map_size, 300, 256, opts.sync}) {
+    Txn txn = Txn::begin_write(env);
+    log = txn.open_db("log");
+    meta = txn.open_db("meta");
+    auto names = machine.tables();
+    if (names.size() > 200) throw std::invalid_argument("too many tables");
+    for (std::size_t i = 0; i < names.size(); ++i)
+      dbis[static_cast<TableId>(i)] = txn.open_db(("t:" + std::string(names[i])).c_str());
+    for (TableId id : machine::kFrameworkTables)
+      dbis[id] = txn.open_db(std::string(machine::framework_table_name(id)).c_str());
+
+    // The environment remembers which machine and schema wrote it.
+    std::string who = std::string(kSchema) + "/" + std::string(machine.name());
+    if (auto stored = txn.get(meta, "machine")) {
+      if (*stored != who)
+        throw std::runtime_error("the database at " + opts.path + " belongs to '" +
+                                 std::string(*stored) + "', not '" + who + "'");
+    } else {
+      txn.put(meta, "machine", who);
+    }
+    if (auto v = txn.get(meta, "next_seq")) next_seq = lmdb::get_be64(*v);
+    txn.commit();
+  }
+
+  MachineStoreOptions options;
+  lmdb::Env env;
+  MDB_dbi log{}, meta{};
+  std::map<TableId, MDB_dbi> dbis;
+  std::uint64_t next_seq = 0;  // writer thread only
+  std::atomic<std::uint64_t> group_commits{0};
+};
+
+Result<std::unique_ptr<MachineStore>> MachineStore::open(const MachineStoreOptions& options,
+                                                         const machine::Machine& machine) {
+  try {
+    auto impl = std::make_unique<Impl>(options, machine);
+    return std::unique_ptr<MachineStore>(new MachineStore(std::move(impl), machine));
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::error, e.what());
+  }
+}
+
+MachineStore::MachineStore(std::unique_ptr<Impl> impl, const machine::Machine& machine)
+    : impl_(std::move(impl)), machine_(machine) {
+  writer_ = std::thread([this] { writer_loop(); });
+}
+
+MachineStore::~MachineStore() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  writer_.join();
+}
+
+void MachineStore::append_async(std::vector<machine::Record> records, Done done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) throw std::logic_error("append after the store began to close");
+    queue_.push_back(Pending{std::move(records), std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+std::vector<AppendResult> MachineStore::append(std::vector<machine::Record> records) {
+  std::promise<std::vector<AppendResult>> promise;
+  auto future = promise.get_future();
+  append_async(std::move(records), [&promise](std::vector<AppendResult> results) {
+    promise.set_value(std::move(results));
+  });
+  return future.get();
+}
+
+void MachineStore::writer_loop() {
+  for (;;) {
+    std::deque<Pending> batch;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything queued was written
+      std::size_t records = 0;
+      while (!queue_.empty() && (batch.empty() || records + queue_.front().records.size() <=
+                                                      impl_->options.max_batch)) {
+        records += queue_.front().records.size();
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    std::vector<std::vector<AppendResult>> results(batch.size());
+    std::uint64_t seq = impl_->next_seq;
+    try {
+      Txn txn = Txn::begin_write(impl_->env);
+      LmdbTables tables(txn, impl_->dbis, true);
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        for (const machine::Record& record : batch[i].records) {
+          auto outcome = machine::apply_record(machine_, tables, record, impl_->options.runner);
+          AppendResult r{outcome.status, 0, std::move(outcome.error), std::move(outcome.effects)};
+          if (r.status == machine::ApplyOutcome::Status::applied) {
+            r.seq = seq;
+            txn.put(impl_->log, seq_key(seq), encode_record(record));
+            ++seq;
+          }
+          results[i].push_back(std::move(r));
+        }
+      }
+      std::string next;
+      lmdb::put_be64(next, seq);
+      txn.put(impl_->meta, "next_seq", next);
+      txn.commit();
+      impl_->next_seq = seq;
+      ++impl_->group_commits;
+    } catch (const std::exception& e) {
+      // Nothing of this batch was committed: every record in it is refused.
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        results[i].assign(
+            batch[i].records.size(),
+            AppendResult{
+                machine::ApplyOutcome::Status::rejected, 0, std::string("error: ") + e.what(), {}});
+      }
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      if (batch[i].done) batch[i].done(std::move(results[i]));
+  }
+}
+
+void MachineStore::read(const std::function<void(const machine::TableStore&)>& visit) const {
+  Txn txn = Txn::begin_read(impl_->env);
+  LmdbTables tables(txn, impl_->dbis, false);
+  visit(tables);
+}
+
+std::vector<machine::Effect> MachineStore::pending_effects() const {
+  std::vector<machine::Effect> out;
+  read([&](const machine::TableStore& t) { out = machine::pending_effects(t); });
+  return out;
+}
+
+Sha256Digest MachineStore::state_hash() const {
+  Sha256Digest out;
+  read([&](const machine::TableStore& t) { out = machine::state_hash(machine_, t); });
+  return out;
+}
+
+MachineStoreStats MachineStore::stats() const {
+  MachineStoreStats s;
+  Txn txn = Txn::begin_read(impl_->env);
+  s.records = txn.entries(impl_->log);
+  s.pending_effects = txn.entries(impl_->dbis.at(machine::kOutboxTable));
+  s.seen_ids = txn.entries(impl_->dbis.at(machine::kSeenTable));
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_env_info(impl_->env.get(), &info);
+  mdb_env_stat(impl_->env.get(), &st);
+  s.map_used_bytes = static_cast<std::uint64_t>(info.me_last_pgno + 1) * st.ms_psize;
+  s.group_commits = impl_->group_commits.load();
+  return s;
+}
+
+void MachineStore::for_each_record(
+    std::uint64_t from_seq,
+    const std::function<bool(std::uint64_t, const machine::Record&)>& visit) const {
+  Txn txn = Txn::begin_read(impl_->env);
+  Cursor c(txn, impl_->log);
+  machine::Record record;
+  for (bool ok = c.seek(seq_key(from_seq)); ok; ok = c.next()) {
+    if (!decode_record(c.value(), record))
+      throw std::runtime_error("corrupt log record at " + std::to_string(lmdb::get_be64(c.key())));
+    if (!visit(lmdb::get_be64(c.key()), record)) return;
+  }
+}
+
+Result<ReplayReport> MachineStore::replay_into(const std::string& scratch_path) const {
+  std::error_code ec;
+  if (std::filesystem::exists(scratch_path, ec) && !std::filesystem::is_empty(scratch_path, ec))
+    return make_error(ErrorCode::error, scratch_path + " is not empty");
+  try {
+    auto start = std::chrono::steady_clock::now();
+    MachineStoreOptions scratch_options = impl_->options;
+    scratch_options.path = scratch_path;
+    scratch_options.sync = false;  // a scratch copy: durability is not the point
+    Impl scratch(scratch_options, machine_);
+    ReplayReport report;
+    // Large transactions: replay is a bulk load. Records are read from the live log in one read
+    // transaction and applied in chunks.
+    Txn read_txn = Txn::begin_read(impl_->env);
+    Cursor c(read_txn, impl_->log);
+    machine::Record record;
+    bool more = c.first();
+    while (more) {
+      Txn txn = Txn::begin_write(scratch.env);
+      LmdbTables tables(txn, scratch.dbis, true);
+      for (int n = 0; more && n < 100'000; ++n, more = c.next()) {
+        if (!decode_record(c.value(), record))
+          return make_error(ErrorCode::error, "corrupt log record");
+        auto outcome = machine::apply_record(machine_, tables, record, impl_->options.runner);
+        if (outcome.status != machine::ApplyOutcome::Status::applied)
+          return make_error(ErrorCode::error, "record " + std::to_string(lmdb::get_be64(c.key())) +
+                                                  " did not apply on replay: " + outcome.error);
+        ++report.records;
+      }
+      txn.commit();
+    }
+    Txn txn = Txn::begin_read(scratch.env);
+    LmdbTables tables(txn, scratch.dbis, false);
+    report.hash = machine::state_hash(machine_, tables);
+    report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return report;
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::error, e.what());
+  }
+}
+
+}  // namespace fedai::store

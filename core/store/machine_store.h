@@ -1,0 +1,110 @@
+// The event-sourced state machine on LMDB: an append-only log, the machine's projections, the
+// seen-id table and the outbox, all changed in the same write transaction.
+//
+// One writer thread per environment takes every append waiting and commits them together (group
+// commit); each record gets its own outcome. Readers use their own read transactions and never
+// block the writer. After a crash, the log and the projections agree (they commit together) and
+// the outbox holds every effect not yet marked done.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/machine/runner.h"
+#include "core/machine/state.h"
+#include "core/util/result.h"
+
+namespace fedai::store {
+
+struct MachineStoreOptions {
+  std::string path;                              // directory of the LMDB environment
+  std::size_t map_size = std::size_t{16} << 30;  // address space reserved; the file grows
+  bool sync = true;                              // fsync each group commit
+  std::size_t max_batch = 4096;                  // records per group commit at most
+  machine::RunnerOptions runner{};
+};
+
+struct AppendResult {
+  machine::ApplyOutcome::Status status = machine::ApplyOutcome::Status::applied;
+  std::uint64_t seq = 0;  // the log position, for applied records
+  std::string error;
+  std::vector<machine::Effect> effects;
+};
+
+struct MachineStoreStats {
+  std::uint64_t records = 0;  // log length
+  std::uint64_t pending_effects = 0;
+  std::uint64_t seen_ids = 0;
+  std::uint64_t map_used_bytes = 0;
+  std::uint64_t group_commits = 0;  // since open
+};
+
+struct ReplayReport {
+  std::uint64_t records = 0;
+  Sha256Digest hash;
+  double seconds = 0;
+};
+
+class MachineStore {
+ public:
+  static Result<std::unique_ptr<MachineStore>> open(const MachineStoreOptions& options,
+                                                    const machine::Machine& machine);
+  ~MachineStore();
+  MachineStore(const MachineStore&) = delete;
+  MachineStore& operator=(const MachineStore&) = delete;
+
+  using Done = std::function<void(std::vector<AppendResult>)>;
+  // Queues records for the next group commit; `done` runs on the writer thread after it
+  // commits (or with status rejected and the error if the commit failed). Thread-safe.
+  void append_async(std::vector<machine::Record> records, Done done);
+  // Appends and waits for the commit.
+  std::vector<AppendResult> append(std::vector<machine::Record> records);
+
+  // A consistent read-only view of the tables (one read transaction); writes through it throw.
+  void read(const std::function<void(const machine::TableStore&)>& visit) const;
+  std::vector<machine::Effect> pending_effects() const;
+  Sha256Digest state_hash() const;
+  MachineStoreStats stats() const;
+  // Visits log records from `from_seq` on, in order, until `visit` returns false.
+  void for_each_record(
+      std::uint64_t from_seq,
+      const std::function<bool(std::uint64_t, const machine::Record&)>& visit) const;
+
+  // Rebuilds the projections from the log into a fresh environment at `scratch_path` (which must
+  // not exist or be empty) and returns its state hash: it equals state_hash() when replay is
+  // deterministic.
+  Result<ReplayReport> replay_into(const std::string& scratch_path) const;
+
+  const machine::Machine& machine() const { return machine_; }
+
+  class Impl;
+
+ private:
+  MachineStore(std::unique_ptr<Impl> impl, const machine::Machine& machine);
+  void writer_loop();
+
+  std::unique_ptr<Impl> impl_;
+  const machine::Machine& machine_;
+
+  struct Pending {
+    std::vector<machine::Record> records;
+    Done done;
+  };
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  std::thread writer_;
+};
+
+std::string encode_record(const machine::Record& record);
+bool decode_record(std::string_view bytes, machine::Record& out);
+
+}  // namespace fedai::store
