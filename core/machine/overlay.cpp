@@ -8,14 +8,44 @@ std::optional<std::string> Overlay::get(TableId table, std::string_view key) con
   return base_.get(table, key);
 }
 
+void Overlay::journal(const Key& key) {
+  if (!marked_) return;
+  auto it = writes_.find(key);
+  if (it == writes_.end())
+    undo_.emplace_back(key, std::nullopt);
+  else
+    undo_.emplace_back(key, it->second);
+}
+
 void Overlay::put(TableId table, std::string_view key, std::string_view value) {
-  writes_[Key(table, std::string(key))] = std::string(value);
+  Key k(table, std::string(key));
+  journal(k);
+  writes_[std::move(k)] = std::string(value);
 }
 
 bool Overlay::erase(TableId table, std::string_view key) {
   bool existed = get(table, key).has_value();
-  writes_[Key(table, std::string(key))] = std::nullopt;
+  Key k(table, std::string(key));
+  journal(k);
+  writes_[std::move(k)] = std::nullopt;
   return existed;
+}
+
+void Overlay::mark() {
+  marked_ = true;
+  undo_.clear();
+  effects_at_mark_ = effects_.size();
+}
+
+void Overlay::rollback() {
+  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+    if (it->second)
+      writes_[it->first] = *it->second;
+    else
+      writes_.erase(it->first);
+  }
+  undo_.clear();
+  effects_.resize(effects_at_mark_);
 }
 
 void Overlay::scan(TableId table, std::string_view prefix,
@@ -58,12 +88,16 @@ std::vector<Effect> Overlay::commit() {
       base_.erase(key.first, key.second);
   }
   writes_.clear();
+  undo_.clear();
+  effects_at_mark_ = 0;
   return std::exchange(effects_, {});
 }
 
 void Overlay::discard() {
   writes_.clear();
+  undo_.clear();
   effects_.clear();
+  effects_at_mark_ = 0;
 }
 
 std::optional<std::string> MemoryTables::get(TableId table, std::string_view key) const {

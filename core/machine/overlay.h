@@ -41,6 +41,11 @@ class Overlay final : public StateTxn {
   std::vector<Effect> commit();
   void discard();
 
+  // A savepoint: changes after mark() can be undone with rollback() (one level). This lets one
+  // overlay buffer a whole group commit, with each record still applied all or nothing.
+  void mark();
+  void rollback();
+
  private:
   using Key = std::pair<TableId, std::string>;
   using KeyRef = std::pair<TableId, std::string_view>;
@@ -53,9 +58,15 @@ class Overlay final : public StateTxn {
       return ref(a) < ref(b);
     }
   };
+  void journal(const Key& key);
+
   TableStore& base_;
   std::map<Key, std::optional<std::string>, KeyLess> writes_;  // nullopt: erased
   std::vector<Effect> effects_;
+  // Since mark(): each key's entry in writes_ before its first change (outer nullopt: absent).
+  bool marked_ = false;
+  std::vector<std::pair<Key, std::optional<std::optional<std::string>>>> undo_;
+  std::size_t effects_at_mark_ = 0;
 };
 
 // Tables in memory: the simulator's and the tests' TableStore.

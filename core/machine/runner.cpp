@@ -65,35 +65,59 @@ bool decode_effect(std::string_view bytes, Effect& out) {
 
 ApplyOutcome apply_record(const Machine& machine, TableStore& tables, const Record& record,
                           const RunnerOptions& options) {
-  ApplyOutcome out;
-  if (record.event_id && tables.get(kSeenTable, id_bytes(*record.event_id))) {
-    out.status = ApplyOutcome::Status::duplicate;
-    return out;
-  }
   // Everything a record changes, the framework's bookkeeping included, goes through one overlay:
-  // a refused record leaves the tables exactly as they were, so the log and the state agree.
+  // a refused or duplicate record leaves the tables exactly as they were, so the log (which holds
+  // only applied records) and the state always agree.
   Overlay overlay(tables);
-  prune_seen(overlay, record.at, options.prune_per_record);
+  ApplyOutcome out = replay_record(machine, overlay, record, options);
+  if (out.status == ApplyOutcome::Status::applied)
+    overlay.commit();
+  else
+    overlay.discard();
+  return out;
+}
+
+ApplyOutcome apply_record_in(const Machine& machine, Overlay& batch, const Record& record,
+                             const RunnerOptions& options) {
+  batch.mark();
+  ApplyOutcome out = replay_record(machine, batch, record, options);
+  if (out.status != ApplyOutcome::Status::applied) batch.rollback();
+  return out;
+}
+
+ApplyOutcome replay_record(const Machine& machine, Overlay& txn, const Record& record,
+                           const RunnerOptions& options) {
+  ApplyOutcome out;
+  // Only records that add a seen id prune old ones (first, so an id past its TTL is no longer a
+  // duplicate): the table stays bounded and records without an id skip the scan.
+  if (record.event_id) {
+    prune_seen(txn, record.at, options.prune_per_record);
+    if (txn.get(kSeenTable, id_bytes(*record.event_id))) {
+      out.status = ApplyOutcome::Status::duplicate;
+      return out;
+    }
+  }
   if (record.type == kEffectDone) {
-    overlay.erase(kOutboxTable, record.payload);
+    txn.erase(kOutboxTable, record.payload);
   } else {
+    std::size_t before = txn.effects().size();
     try {
-      machine.apply(record, overlay);
+      machine.apply(record, txn);
     } catch (const std::exception& e) {
-      overlay.discard();
       out.status = ApplyOutcome::Status::rejected;
       out.error = e.what();
       return out;
     }
-    for (const Effect& effect : overlay.effects())
-      overlay.put(kOutboxTable, effect.id, encode_effect(effect));
+    for (std::size_t i = before; i < txn.effects().size(); ++i) {
+      out.effects.push_back(txn.effects()[i]);
+      txn.put(kOutboxTable, out.effects.back().id, encode_effect(out.effects.back()));
+    }
   }
   if (record.event_id) {
     std::string until = be64(static_cast<std::uint64_t>(record.at + options.seen_ttl_ms));
-    overlay.put(kSeenTable, id_bytes(*record.event_id), until);
-    overlay.put(kSeenByTimeTable, until + std::string(id_bytes(*record.event_id)), "");
+    txn.put(kSeenTable, id_bytes(*record.event_id), until);
+    txn.put(kSeenByTimeTable, until + std::string(id_bytes(*record.event_id)), "");
   }
-  out.effects = overlay.commit();
   return out;
 }
 

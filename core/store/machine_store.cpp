@@ -188,9 +188,10 @@ void MachineStore::writer_loop() {
     try {
       Txn txn = Txn::begin_write(impl_->env);
       LmdbTables tables(txn, impl_->dbis, true);
+      machine::Overlay overlay(tables);  // the group commit's writes, each record all or nothing
       for (std::size_t i = 0; i < batch.size(); ++i) {
         for (const machine::Record& record : batch[i].records) {
-          auto outcome = machine::apply_record(machine_, tables, record, impl_->options.runner);
+          auto outcome = machine::apply_record_in(machine_, overlay, record, impl_->options.runner);
           AppendResult r{outcome.status, 0, std::move(outcome.error), std::move(outcome.effects)};
           if (r.status == machine::ApplyOutcome::Status::applied) {
             r.seq = seq;
@@ -200,6 +201,7 @@ void MachineStore::writer_loop() {
           results[i].push_back(std::move(r));
         }
       }
+      overlay.commit();
       std::string next;
       lmdb::put_be64(next, seq);
       txn.put(impl_->meta, "next_seq", next);
@@ -286,15 +288,17 @@ Result<ReplayReport> MachineStore::replay_into(const std::string& scratch_path) 
     while (more) {
       Txn txn = Txn::begin_write(scratch.env);
       LmdbTables tables(txn, scratch.dbis, true);
+      machine::Overlay chunk(tables);  // a write-back cache for the chunk
       for (int n = 0; more && n < 100'000; ++n, more = c.next()) {
         if (!decode_record(c.value(), record))
           return make_error(ErrorCode::error, "corrupt log record");
-        auto outcome = machine::apply_record(machine_, tables, record, impl_->options.runner);
+        auto outcome = machine::replay_record(machine_, chunk, record, impl_->options.runner);
         if (outcome.status != machine::ApplyOutcome::Status::applied)
           return make_error(ErrorCode::error, "record " + std::to_string(lmdb::get_be64(c.key())) +
                                                   " did not apply on replay: " + outcome.error);
         ++report.records;
       }
+      chunk.commit();
       txn.commit();
     }
     Txn txn = Txn::begin_read(scratch.env);
