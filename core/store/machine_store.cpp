@@ -268,6 +268,38 @@ void MachineStore::for_each_record(
   }
 }
 
+Result<std::string> MachineStore::machine_name(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::path(path) / "data.mdb", ec))
+    return make_error(ErrorCode::error, "no LMDB database at " + path);
+  try {
+    lmdb::Env env(lmdb::Env::Options{path, std::size_t{1} << 20, 300, 8, false});
+    Txn txn = Txn::begin_read(env);
+    MDB_dbi meta;
+    if (mdb_dbi_open(txn.get(), "meta", 0, &meta) != MDB_SUCCESS)
+      return make_error(ErrorCode::error, path + " is not a state-machine database");
+    auto who = txn.get(meta, "machine");
+    std::string prefix = std::string(kSchema) + "/";
+    if (!who || !who->starts_with(prefix))
+      return make_error(ErrorCode::error, path + " is not a state-machine database");
+    return std::string(who->substr(prefix.size()));
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::error, e.what());
+  }
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> MachineStore::table_sizes() const {
+  std::vector<std::pair<std::string, std::uint64_t>> out;
+  Txn txn = Txn::begin_read(impl_->env);
+  auto names = machine_.tables();
+  for (const auto& [id, dbi] : impl_->dbis) {
+    std::string name = id < names.size() ? std::string(names[id])
+                                         : std::string(machine::framework_table_name(id));
+    out.emplace_back(name, txn.entries(dbi));
+  }
+  return out;
+}
+
 Result<ReplayReport> MachineStore::replay_into(const std::string& scratch_path) const {
   std::error_code ec;
   if (std::filesystem::exists(scratch_path, ec) && !std::filesystem::is_empty(scratch_path, ec))

@@ -84,6 +84,12 @@ class MachineStore {
 
   const machine::Machine& machine() const { return machine_; }
 
+  // Which machine wrote the environment at `path` ("router", "node", ...), without opening it
+  // for writing; an error when it is not a state-machine database.
+  static Result<std::string> machine_name(const std::string& path);
+  // Entries per table, the machine's and the framework's, for `fedai db stats`.
+  std::vector<std::pair<std::string, std::uint64_t>> table_sizes() const;
+
   class Impl;
 
  private:

@@ -52,6 +52,8 @@ class BinaryReader {
   explicit BinaryReader(std::string_view in) : in_(in) {}
 
   bool ok() const { return ok_; }
+  // Marks the input as malformed (a decoder found a value out of range).
+  void fail() { ok_ = false; }
   bool at_end() const { return pos_ == in_.size(); }
   // True when everything was read and nothing is left over.
   bool finished() const { return ok_ && at_end(); }

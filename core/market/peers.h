@@ -1,0 +1,127 @@
+// What a buyer keeps about each seller: reputation, a circuit breaker, and the posted-price
+// choice among announced offers (nips/F-02, F-03). Pure functions of their inputs.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/nostr/keys.h"
+#include "core/protocol/units.h"
+
+namespace fedai::market {
+
+using protocol::Millis;
+using protocol::Msat;
+using UnixMillis = std::int64_t;
+
+enum class Outcome : std::uint8_t { success, failure, timeout, bad_receipt };
+
+// F-03: EMAs with alpha 0.1 of success, latency against the promised eta, and receipt validity,
+// each in ppm; a new peer starts at 0.5 on each.
+//
+// Integer EMA: x += step toward the sample, step = (sample - x) / 10 rounded away from zero. So
+// x stays in 0..1e6, every sample that differs from x moves it by at least 1, and a run of equal
+// samples reaches the sample exactly (round-to-nearest would stall up to 5 ppm short of it).
+//
+// Samples per outcome:
+//   success:     success 1e6, latency from wall/promised, receipts 1e6
+//   failure:     success 0 (refused, bad result: latency and receipts unchanged)
+//   timeout:     success 0, latency 0
+//   bad_receipt: success 0, latency from wall/promised (a result came), receipts 0
+// Latency sample: 1e6 when wall <= promised, 0 when wall >= 2 * promised, linear between
+// (floor(1e6 * (2 * promised - wall) / promised)); a promised eta of 0 gives 1e6 only for wall 0.
+struct Reputation {
+  std::uint32_t success_ppm = 500'000;
+  std::uint32_t latency_ppm = 500'000;
+  std::uint32_t receipts_ppm = 500'000;
+  std::uint64_t jobs = 0;
+
+  // 0.6 * success + 0.2 * latency + 0.2 * receipts, rounded down.
+  std::uint32_t score_ppm() const;
+  // `wall` against `promised`: on time or early counts 1, twice as long or more counts 0.
+  void record(Outcome outcome, Millis wall, Millis promised);
+  bool operator==(const Reputation&) const = default;
+};
+
+struct BreakerParams {
+  std::uint32_t failures_to_open = 3;
+  Millis open_for{60'000};
+  Millis max_open_for{30 * 60'000};
+};
+
+// F-03's circuit breaker: closed -> open after N consecutive failures -> half-open (one trial)
+// after the open period -> closed on success, open for twice as long on failure (capped).
+//
+// allows(now) grants the one trial: the call that finds the open period over moves to half_open
+// and returns true; further calls return false until on_success / on_failure settles the trial
+// (a trial that never answers must be reported as a failure: a timeout is one). A success in any
+// state closes the breaker and forgets the open period; a failure while open (a job sent before
+// it opened) counts but does not extend the period.
+struct Breaker {
+  enum class State : std::uint8_t { closed, open, half_open };
+  State state = State::closed;
+  std::uint32_t consecutive_failures = 0;
+  UnixMillis open_until = 0;
+  Millis open_for{0};  // the current open period
+
+  // May we send this peer work at `now`? Moves open -> half_open when the period is over.
+  bool allows(UnixMillis now);
+  // Refuses work at `now` without granting anything: open within its period, or half_open
+  // with the trial outstanding. For PeerView::breaker_open.
+  bool is_open(UnixMillis now) const;
+  void on_success();
+  void on_failure(UnixMillis now, const BreakerParams& params);
+  bool operator==(const Breaker&) const = default;
+};
+
+// A posted-price offer: a node's PRICE for the job, priced, with its STATUS and reputation.
+struct PostedOffer {
+  PublicKey node;
+  std::string endpoint;
+  Msat price;  // price_for_job at the job's tokens
+  enum class Load : std::uint8_t { normal, busy, saturated } load = Load::normal;
+  std::uint32_t reputation_ppm = 500'000;
+  bool breaker_open = false;
+  bool stale = false;  // CAPS older than 30 min or STATUS expired
+};
+
+// The posted-price choice: drops saturated, stale, circuit-broken and over-budget (price >
+// max_price) offers; ranks by price with BUSY counted as 25% dearer (compared exactly, no
+// rounding), then higher reputation, then lower node key, then arrival order. Best first.
+std::vector<PostedOffer> rank_posted(std::vector<PostedOffer> offers, Msat max_price);
+
+// Spending caps per minute, hour and day over a sliding window of recorded spends. A window of
+// span S at `now` holds the spends recorded at t with now - S < t <= now. Sums saturate at
+// kMaxMsat. A cap of nullopt is no cap.
+struct SpendingCaps {
+  std::optional<Msat> per_minute, per_hour, per_day;
+};
+
+class SpendLedger {
+ public:
+  // True when spending `amount` at `now` keeps every window within its cap (spent + amount <=
+  // cap).
+  bool allows(UnixMillis now, Msat amount, const SpendingCaps& caps) const;
+  // Records a spend (kept in time order even when `now` is earlier than the latest entry) and
+  // drops entries that no window can hold any more: t <= latest - one day.
+  void record(UnixMillis now, Msat amount);
+  // Spent in the window (now - span, now].
+  Msat spent(UnixMillis now, Millis span) const;
+
+  std::size_t size() const { return entries_.size(); }
+
+  // Versioned binary form; decode refuses anything malformed (truncated, trailing bytes, entries
+  // out of time order or older than a day before the newest).
+  std::string encode() const;
+  static std::optional<SpendLedger> decode(std::string_view bytes);
+  bool operator==(const SpendLedger&) const = default;
+
+ private:
+  std::vector<std::pair<UnixMillis, Msat>> entries_;  // oldest first, pruned beyond a day
+};
+
+}  // namespace fedai::market

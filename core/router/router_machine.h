@@ -1,0 +1,161 @@
+// The router's reducers: jobs from clients, auctions and posted prices (nips/F-02, F-03), the
+// data-plane attempts and their retries (F-04), what it knows of its peers. Pure and
+// deterministic: time comes from records, policy from the constructor, randomness never.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/machine/state.h"
+#include "core/market/auction.h"
+#include "core/market/peers.h"
+#include "core/router/records.h"
+
+namespace fedai::router {
+
+// The router's policy is part of its state: the runtime appends it as a record (kPolicySet) when
+// it starts, so replaying the log reproduces every decision with the policy in force when it was
+// made, and `fedai db replay` needs no configuration.
+struct RouterPolicy {
+  PublicKey self;  // the router's own key: bids must be addressed to it
+  market::AuctionParams auction;
+  market::BreakerParams breaker;
+  market::SpendingCaps spending;
+  Millis submit_window{5'000};     // AWARD submit_by = award time + this
+  Millis dispatch_slack{2'000};    // on top of the job's deadline before an attempt times out
+  Millis caps_stale{30 * 60'000};  // F-02: CAPS older than this is stale
+
+  auto fields() const {
+    return std::tie(self, auction.w_price_ppm, auction.w_eta_ppm, auction.w_rep_ppm,
+                    auction.stake_cap_ppm, auction.stake_weight_ppm, auction.retry_budget,
+                    auction.cooldown, breaker.failures_to_open, breaker.open_for,
+                    breaker.max_open_for, spending.per_minute, spending.per_hour, spending.per_day,
+                    submit_window, dispatch_slack, caps_stale);
+  }
+  auto fields() {
+    return std::tie(self, auction.w_price_ppm, auction.w_eta_ppm, auction.w_rep_ppm,
+                    auction.stake_cap_ppm, auction.stake_weight_ppm, auction.retry_budget,
+                    auction.cooldown, breaker.failures_to_open, breaker.open_for,
+                    breaker.max_open_for, spending.per_minute, spending.per_hour, spending.per_day,
+                    submit_window, dispatch_slack, caps_stale);
+  }
+};
+
+enum class JobPhase : std::uint8_t {
+  composing_rfb,
+  bidding,
+  cooling,
+  composing_award,
+  dispatching,
+  done,
+  failed,
+  cancelled,
+};
+std::string_view to_string(JobPhase p);
+
+// One job as the router keeps it (table "jobs").
+struct JobState {
+  JobRequested request;
+  JobPhase phase = JobPhase::composing_rfb;
+  UnixMillis created_at = 0;
+  std::uint32_t rounds = 0;    // auctions held
+  std::uint32_t attempts = 0;  // awards made
+  // The current (or last) award.
+  bool posted = false;  // on a posted price rather than an auction
+  std::optional<PublicKey> node;
+  std::string endpoint;
+  Msat price, in_per_1k, out_per_1k, min;
+  Millis eta;
+  std::optional<EventId> rfb_id, bid_id, price_id, award_id;
+  std::optional<protocol::CapacityToken> capacity_token;
+  std::vector<PublicKey> tried;  // nodes whose attempt failed
+  protocol::ProtocolError error = protocol::ProtocolError::internal;
+  std::string reason;
+  UnixMillis finished_at = 0;
+
+  bool terminal() const {
+    return phase == JobPhase::done || phase == JobPhase::failed || phase == JobPhase::cancelled;
+  }
+  auto fields() const {
+    return std::tie(request, phase, created_at, rounds, attempts, posted, node, endpoint, price,
+                    in_per_1k, out_per_1k, min, eta, rfb_id, bid_id, price_id, award_id,
+                    capacity_token, tried, error, reason, finished_at);
+  }
+  auto fields() {
+    return std::tie(request, phase, created_at, rounds, attempts, posted, node, endpoint, price,
+                    in_per_1k, out_per_1k, min, eta, rfb_id, bid_id, price_id, award_id,
+                    capacity_token, tried, error, reason, finished_at);
+  }
+};
+
+// A peer's record (table "peers").
+struct PeerStats {
+  market::Reputation reputation;
+  market::Breaker breaker;
+  std::uint64_t jobs_ok = 0, jobs_failed = 0;
+  Msat paid;
+  auto fields() const {
+    return std::tie(reputation.success_ppm, reputation.latency_ppm, reputation.receipts_ppm,
+                    reputation.jobs, breaker.state, breaker.consecutive_failures,
+                    breaker.open_until, breaker.open_for, jobs_ok, jobs_failed, paid);
+  }
+  auto fields() {
+    return std::tie(reputation.success_ppm, reputation.latency_ppm, reputation.receipts_ppm,
+                    reputation.jobs, breaker.state, breaker.consecutive_failures,
+                    breaker.open_until, breaker.open_for, jobs_ok, jobs_failed, paid);
+  }
+};
+
+class RouterMachine final : public machine::Machine {
+ public:
+  enum Table : machine::TableId {
+    kJobs = 0,      // job id -> JobState
+    kActive = 1,    // job id -> "" for jobs not yet finished
+    kAuctions = 2,  // job id -> market::AuctionBook
+    kRfbs = 3,      // RFB id -> job id
+    kCaps = 4,      // model \0 node \0 instance -> CapsReceived
+    kPrices = 5,    // model \0 job type \0 node \0 instance -> PriceReceived
+    kStatus = 6,    // node \0 instance -> StatusReceived
+    kPeers = 7,     // node -> PeerStats
+    kSpend = 8,     // "spend" -> market::SpendLedger
+    kConfig = 9,    // "policy" -> RouterPolicy
+  };
+
+  std::string_view name() const override { return "router"; }
+  std::span<const std::string_view> tables() const override;
+  void apply(const machine::Record& record, machine::StateTxn& txn) const override;
+
+  // The policy in force (the last kPolicySet), or the defaults.
+  static RouterPolicy policy(const machine::StateTxn& txn);
+
+  // Typed reads for the runtime and the tests.
+  static std::optional<JobState> job(const machine::StateTxn& txn, const JobId& id);
+  static std::optional<market::AuctionBook> auction(const machine::StateTxn& txn, const JobId& id);
+  static std::optional<PeerStats> peer(const machine::StateTxn& txn, const PublicKey& node);
+  static std::vector<JobId> active_jobs(const machine::StateTxn& txn);
+
+  // Records, encoded for the log.
+  static machine::Record record(const JobRequested& r, UnixMillis at);
+  static machine::Record record(RecordType type, const EventSent& r, UnixMillis at);
+  static machine::Record record(const CapsReceived& r, UnixMillis at);
+  static machine::Record record(const PriceReceived& r, UnixMillis at);
+  static machine::Record record(const StatusReceived& r, UnixMillis at);
+  static machine::Record record(const BidReceived& r, UnixMillis at);
+  static machine::Record record(const TimerFired& r, UnixMillis at);
+  static machine::Record record(const DispatchOutcome& r, UnixMillis at);
+  static machine::Record record(const ClientGone& r, UnixMillis at);
+  static machine::Record record(const Startup& r, UnixMillis at);
+  static machine::Record record(const RouterPolicy& r, UnixMillis at);
+
+ private:
+  class Run;
+};
+
+// Thrown by a reducer to refuse a record with a NIP-01-prefixed reason; the store reports the
+// message and the state is unchanged.
+struct Refusal : std::runtime_error {
+  explicit Refusal(const Error& e) : std::runtime_error(e.to_string()) {}
+};
+
+}  // namespace fedai::router

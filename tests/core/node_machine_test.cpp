@@ -1,0 +1,242 @@
+// The node's reducers: bidding, reservations, awards won and lost, accepting each job once.
+#include "core/node/node_machine.h"
+
+#include <gtest/gtest.h>
+
+#include "core/machine/runner.h"
+#include "core/router/codec.h"
+
+namespace fedai::node {
+namespace {
+
+using machine::ApplyOutcome;
+using Status = ApplyOutcome::Status;
+constexpr UnixMillis kT0 = 1'700'000'000'000;
+
+PublicKey key(std::uint8_t b) {
+  PublicKey k;
+  k.bytes.fill(b);
+  return k;
+}
+EventId id(std::uint8_t b, std::uint8_t salt = 0) {
+  EventId e;
+  e.bytes.fill(b);
+  e.bytes[0] = salt;
+  return e;
+}
+
+const PublicKey kSelf = key(0x11), kRouter = key(0x22), kOther = key(0x33);
+
+NodePolicy policy(std::uint32_t slots = 2) {
+  NodePolicy p;
+  p.self = kSelf;
+  p.max_concurrency = slots;
+  ModelOffer tiny;
+  tiny.job_types = {"chat"};
+  tiny.in_per_1k = Msat{1000};
+  tiny.out_per_1k = Msat{2000};
+  tiny.min = Msat{100};
+  p.models["tiny"] = tiny;
+  return p;
+}
+
+class Harness {
+ public:
+  explicit Harness(NodePolicy p = policy()) {
+    EXPECT_EQ(push(NodeMachine::record(p, kT0 - 1)).status, Status::applied);
+  }
+  ApplyOutcome push(const machine::Record& r) {
+    return last_ = machine::apply_record(machine_, tables_, r);
+  }
+  bool has(EffectType t) const {
+    for (const auto& e : last_.effects)
+      if (e.type == t) return true;
+    return false;
+  }
+  template <class T>
+  T effect(EffectType type) const {
+    for (const auto& e : last_.effects)
+      if (e.type == type) return *codec::decode<T>(e.payload);
+    ADD_FAILURE() << "no effect " << type;
+    return T{};
+  }
+  Load load() {
+    machine::Overlay v(tables_);
+    return NodeMachine::load(v);
+  }
+  std::optional<Reservation> reservation(const EventId& rfb) {
+    machine::Overlay v(tables_);
+    return NodeMachine::reservation(v, rfb);
+  }
+
+  RfbReceived rfb(std::uint8_t n, Msat max_price = Msat{1'000'000}, std::string model = "tiny") {
+    RfbReceived r;
+    r.rfb_id = id(0x40, n);
+    r.router = kRouter;
+    r.job_id.bytes.fill(n);
+    r.model = std::move(model);
+    r.job_type = "chat";
+    r.input_tokens = 100;
+    r.max_output_tokens = 100;
+    r.max_price = max_price;
+    r.deadline = Millis{10'000};
+    return r;
+  }
+
+  // RFB, BID composed and sent: returns the capacity token.
+  protocol::CapacityToken bid_on(std::uint8_t n, UnixMillis at) {
+    EXPECT_EQ(push(NodeMachine::record(rfb(n), at)).status, Status::applied);
+    EXPECT_TRUE(has(kComposeBid));
+    protocol::CapacityToken token;
+    token.bytes.fill(static_cast<std::uint8_t>(0xc0 + n));
+    EXPECT_EQ(
+        push(NodeMachine::record(BidSent{id(0x40, n), id(0x41, n), token, "{}"}, at + 5)).status,
+        Status::applied);
+    EXPECT_TRUE(has(kPublish));
+    return token;
+  }
+
+  JobSubmitted submit(std::uint8_t n, const protocol::CapacityToken& token,
+                      Msat price = Msat{300}) {
+    JobSubmitted s;
+    s.submit_id = id(0x42, n);
+    s.award_id = id(0x43, n);
+    s.router = kRouter;
+    s.job_id.bytes.fill(n);
+    s.price = price;
+    s.rfb_id = id(0x40, n);
+    s.capacity_token = token;
+    return s;
+  }
+
+ private:
+  NodeMachine machine_;
+  machine::MemoryTables tables_;
+  ApplyOutcome last_;
+};
+
+TEST(NodeMachine, BidsWhenItServesAndHasRoom) {
+  Harness h;
+  ASSERT_EQ(h.push(NodeMachine::record(h.rfb(1), kT0)).status, Status::applied);
+  auto bid = h.effect<ComposeBid>(kComposeBid);
+  EXPECT_EQ(bid.price, Msat{300});  // 100 in * 1000/1k + 100 out * 2000/1k
+  EXPECT_EQ(bid.router, kRouter);
+  EXPECT_EQ(h.load().reserved, 1u);
+  EXPECT_TRUE(h.has(kArmTimer));
+  // Not for a model it does not serve, nor over the RFB's price.
+  h.push(NodeMachine::record(h.rfb(2, Msat{1'000'000}, "huge"), kT0));
+  EXPECT_FALSE(h.has(kComposeBid));
+  h.push(NodeMachine::record(h.rfb(3, Msat{299}), kT0));
+  EXPECT_FALSE(h.has(kComposeBid));
+  // Fill the second slot, then there is no room.
+  h.push(NodeMachine::record(h.rfb(4), kT0));
+  EXPECT_TRUE(h.has(kComposeBid));
+  h.push(NodeMachine::record(h.rfb(5), kT0));
+  EXPECT_FALSE(h.has(kComposeBid));
+  EXPECT_EQ(h.load().reserved, 2u);
+}
+
+TEST(NodeMachine, LostAwardsAndCancelsReleaseTheSlot) {
+  Harness h;
+  h.bid_on(1, kT0);
+  h.bid_on(2, kT0);
+  EXPECT_EQ(h.load().reserved, 2u);
+  h.push(NodeMachine::record(AwardSeen{id(0x50, 1), kRouter, kOther, id(0x40, 1)}, kT0 + 100));
+  EXPECT_EQ(h.reservation(id(0x40, 1))->state, SlotState::released);
+  h.push(NodeMachine::record(CancelSeen{id(0x51, 2), kRouter, id(0x40, 2), std::nullopt, {}},
+                             kT0 + 100));
+  EXPECT_EQ(h.reservation(id(0x40, 2))->state, SlotState::released);
+  EXPECT_EQ(h.load().reserved, 0u);
+}
+
+TEST(NodeMachine, ReservationLapses) {
+  Harness h;
+  h.bid_on(1, kT0);
+  // The timer fires early (clock skew): nothing happens; at valid_until the slot is freed.
+  h.push(NodeMachine::record(TimerFired{id(0x40, 1)}, kT0 + 1000));
+  EXPECT_EQ(h.load().reserved, 1u);
+  h.push(NodeMachine::record(TimerFired{id(0x40, 1)}, kT0 + 20'000));
+  EXPECT_EQ(h.load().reserved, 0u);
+}
+
+TEST(NodeMachine, AcceptsEachAwardOnceWithItsReservation) {
+  Harness h;
+  auto token = h.bid_on(1, kT0);
+  h.push(NodeMachine::record(AwardSeen{id(0x43, 1), kRouter, kSelf, id(0x40, 1)}, kT0 + 100));
+  EXPECT_EQ(h.reservation(id(0x40, 1))->state, SlotState::won);
+
+  auto wrong = h.submit(1, token);
+  wrong.capacity_token->bytes[0] ^= 1;
+  auto r = h.push(NodeMachine::record(wrong, kT0 + 200));
+  EXPECT_EQ(r.status, Status::rejected);
+  EXPECT_EQ(r.error, "invalid: the AWARD's capacity token is not our bid's");
+
+  auto dear = h.submit(1, token, Msat{301});
+  dear.submit_id = id(0x44, 1);
+  EXPECT_EQ(h.push(NodeMachine::record(dear, kT0 + 200)).error,
+            "invalid: the AWARD's price is above our bid");
+
+  auto good = h.submit(1, token);
+  ASSERT_EQ(h.push(NodeMachine::record(good, kT0 + 300)).status, Status::applied);
+  EXPECT_EQ(h.load().active, 1u);
+  EXPECT_EQ(h.load().reserved, 0u);
+  // The same JOB_SUBMIT again: the framework's duplicate. A new JOB_SUBMIT for the same award:
+  // the machine's.
+  EXPECT_EQ(h.push(NodeMachine::record(good, kT0 + 400)).status, Status::duplicate);
+  auto reuse = good;
+  reuse.submit_id = id(0x45, 1);
+  r = h.push(NodeMachine::record(reuse, kT0 + 400));
+  EXPECT_EQ(r.status, Status::rejected);
+  EXPECT_TRUE(r.error.starts_with("duplicate:")) << r.error;
+
+  h.push(NodeMachine::record(
+      JobFinished{kRouter, good.job_id, true, 100, 80, Millis{750}, Msat{280}}, kT0 + 1200));
+  EXPECT_EQ(h.load().active, 0u);
+  EXPECT_EQ(h.load().jobs_done, 1u);
+  EXPECT_EQ(h.load().p95(), Millis{750});
+  EXPECT_EQ(h.load().earned, Msat{280});
+}
+
+TEST(NodeMachine, PostedPriceAwardsNeedTheirPriceAndAFreeSlot) {
+  Harness h(policy(1));
+  JobSubmitted s;
+  s.submit_id = id(0x46);
+  s.award_id = id(0x47);
+  s.router = kRouter;
+  s.job_id.bytes.fill(9);
+  s.price_id = id(0x48);
+  s.model = "tiny";
+  s.job_type = "chat";
+  s.input_tokens = 100;
+  s.max_output_tokens = 100;
+  s.price = Msat{299};
+  EXPECT_EQ(h.push(NodeMachine::record(s, kT0)).error,
+            "invalid: the AWARD's price is below our posted price");
+  s.price = Msat{300};
+  EXPECT_EQ(h.push(NodeMachine::record(s, kT0)).status, Status::applied);
+  JobSubmitted second = s;
+  second.submit_id = id(0x49);
+  second.award_id = id(0x4a);
+  second.job_id.bytes.fill(10);
+  second.price = Msat{10'000};
+  auto r = h.push(NodeMachine::record(second, kT0));
+  EXPECT_EQ(r.status, Status::rejected);
+  EXPECT_EQ(r.error, "error: busy: no free slot");
+}
+
+TEST(NodeMachine, RestartLosesRunningJobs) {
+  Harness h;
+  auto token = h.bid_on(1, kT0);
+  h.push(NodeMachine::record(h.submit(1, token), kT0 + 100));
+  EXPECT_EQ(h.load().active, 1u);
+  h.push(NodeMachine::record(Startup{1}, kT0 + 1000));
+  EXPECT_EQ(h.load().active, 0u);
+  EXPECT_EQ(h.load().jobs_failed, 1u);
+  // A finish for the lost job is ignored.
+  h.push(NodeMachine::record(
+      JobFinished{kRouter, h.submit(1, token).job_id, true, 1, 1, Millis{1}, Msat{1}}, kT0 + 2000));
+  EXPECT_EQ(h.load().jobs_done, 0u);
+}
+
+}  // namespace
+}  // namespace fedai::node
