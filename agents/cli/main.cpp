@@ -17,6 +17,13 @@ int main(int argc, char** argv) {
   add_event_commands(app, action);
   add_nip19_commands(app, action);
   add_nip44_commands(app, action);
+  add_relay_commands(app, action);
+  add_publish_commands(app, action);
+  add_req_commands(app, action);
+  add_agent_commands(app, action);
+  add_devnet_commands(app, action);
+  add_infer_commands(app, action);
+  add_db_commands(app, action);
 
   try {
     app.parse(argc, argv);

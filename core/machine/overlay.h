@@ -7,6 +7,7 @@
 
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,6 +68,26 @@ class Overlay final : public StateTxn {
   bool marked_ = false;
   std::vector<std::pair<Key, std::optional<std::optional<std::string>>>> undo_;
   std::size_t effects_at_mark_ = 0;
+};
+
+// A StateTxn that only reads: for the runtime's queries of the projections. Writes throw.
+class ReadOnlyTxn final : public StateTxn {
+ public:
+  explicit ReadOnlyTxn(const TableStore& tables) : tables_(tables) {}
+  std::optional<std::string> get(TableId table, std::string_view key) const override {
+    return tables_.get(table, key);
+  }
+  void put(TableId, std::string_view, std::string_view) override { refuse(); }
+  bool erase(TableId, std::string_view) override { refuse(); }
+  void scan(TableId table, std::string_view prefix,
+            const std::function<bool(std::string_view, std::string_view)>& visit) const override {
+    tables_.scan(table, prefix, visit);
+  }
+  void emit(const Effect&) override { refuse(); }
+
+ private:
+  [[noreturn]] static void refuse() { throw std::logic_error("read-only state"); }
+  const TableStore& tables_;
 };
 
 // Tables in memory: the simulator's and the tests' TableStore.

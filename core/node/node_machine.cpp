@@ -132,13 +132,17 @@ class NodeMachine::Run {
     res.router = rfb.router;
     res.job_id = rfb.job_id;
     res.price = *price;
+    res.in_per_1k = scale(offer.in_per_1k);
+    res.out_per_1k = scale(offer.out_per_1k);
+    res.min = offer.min;
+    res.model = rfb.model;
     res.valid_until = (now_ + static_cast<UnixMillis>(p_.bid_validity.value())) / 1000 + 1;
     txn_.put(kReservations, key_of(rfb.rfb_id), codec::encode(res));
     ++l.reserved;
     save_load(l);
     emit(kComposeBid, "bid:" + rfb.rfb_id.hex(),
-         ComposeBid{rfb.rfb_id, rfb.router, rfb.job_id, *price, scale(offer.in_per_1k),
-                    scale(offer.out_per_1k), offer.min, p_.eta, res.valid_until});
+         ComposeBid{rfb.rfb_id, rfb.router, rfb.job_id, *price, res.in_per_1k, res.out_per_1k,
+                    res.min, p_.eta, res.valid_until});
     emit(kArmTimer, "timer:" + rfb.rfb_id.hex(), ArmTimer{rfb.rfb_id, res.valid_until * 1000});
   }
 

@@ -211,13 +211,17 @@ struct Reservation {
   JobId job_id;
   SlotState state = SlotState::composing;
   Msat price;
+  Msat in_per_1k, out_per_1k, min;  // the bid's rates: what METERING charges (nips/F-04)
+  std::string model;
   std::optional<protocol::CapacityToken> capacity_token;
   std::int64_t valid_until = 0;  // Unix seconds
   auto fields() const {
-    return std::tie(rfb_id, router, job_id, state, price, capacity_token, valid_until);
+    return std::tie(rfb_id, router, job_id, state, price, in_per_1k, out_per_1k, min, model,
+                    capacity_token, valid_until);
   }
   auto fields() {
-    return std::tie(rfb_id, router, job_id, state, price, capacity_token, valid_until);
+    return std::tie(rfb_id, router, job_id, state, price, in_per_1k, out_per_1k, min, model,
+                    capacity_token, valid_until);
   }
 };
 

@@ -16,6 +16,7 @@
 
 #include "core/machine/state.h"
 #include "core/market/auction.h"
+#include "core/market/peers.h"
 #include "core/protocol/kinds.h"
 #include "core/protocol/units.h"
 

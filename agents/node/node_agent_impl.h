@@ -1,0 +1,79 @@
+// NodeAgent's insides, shared by its source files (node_agent.cpp: relays, state, announcements;
+// node_jobs.cpp: the data plane).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agents/dataplane/conversation_keys.h"
+#include "agents/dataplane/job_context.h"
+#include "agents/dataplane/verify_submit.h"
+#include "agents/http/server.h"
+#include "agents/node/node_agent.h"
+#include "agents/runtime/rate_limiter.h"
+#include "agents/runtime/state_runner.h"
+#include "core/node/node_machine.h"
+#include "core/store/machine_store.h"
+#include "relay/pool/relay_pool.h"
+
+namespace fedai::agents {
+
+struct NodeAgent::Impl {
+  Impl(NodeConfig c, MetricsRegistry& m) : config(std::move(c)), metrics(m) {}
+
+  NodeConfig config;
+  MetricsRegistry& metrics;
+  Keypair keys = Keypair::generate();  // replaced by config.keys
+  node::NodeMachine machine;
+  AgentLoop loop;
+  std::unique_ptr<store::MachineStore> store;
+  std::unique_ptr<StateRunner> state;
+  std::unique_ptr<runners::Runner> runner;
+  std::unique_ptr<http::Server> server;
+  std::unique_ptr<relay::RelayPool> pool;
+  std::unique_ptr<dataplane::ConversationKeyCache> conversation_keys;
+  std::string endpoint;  // announced data-plane base URL
+  std::string jobs_url;  // endpoint + /fedai/v1/jobs: what JOB_SUBMIT's `u` must say
+  protocol::PrivacyLevel privacy_max = protocol::PrivacyLevel::pl0;
+  PeerRateLimiter rate_limiter{50, 100};
+  protocol::Backpressure last_state = protocol::Backpressure::normal;
+  Counter* jobs_done = nullptr;
+  Counter* jobs_failed = nullptr;
+  Counter* jobs_refused = nullptr;
+  Histogram* job_seconds = nullptr;
+  std::vector<std::string> models;
+  node::NodePolicy policy;
+  std::shared_ptr<boost::asio::steady_timer> announce_timer, status_timer;
+  bool stopping = false;
+
+  // node_agent.cpp
+  Status start();
+  void stop();
+  node::NodePolicy make_policy() const;
+  void subscribe();
+  void on_rfb(const Event& e);
+  void on_award(const Event& e);
+  void on_cancel(const Event& e);
+  void register_effects();
+  void announce_all();
+  void announce_status();
+  void publish(const Event& e, const std::string& what);
+  node::Load load() const;
+  void schedule(std::shared_ptr<boost::asio::steady_timer>& timer, std::chrono::seconds every,
+                void (Impl::*what)());
+
+  // node_jobs.cpp
+  void register_routes();
+  void handle_job(http::Request request, std::shared_ptr<http::Responder> responder);
+  void handle_health(http::Request request, std::shared_ptr<http::Responder> responder);
+  void handle_metrics(http::Request request, std::shared_ptr<http::Responder> responder);
+  void run_job(std::shared_ptr<dataplane::VerifiedSubmit> verified,
+               std::shared_ptr<http::Responder> responder, dataplane::Rates rates,
+               std::string model, UnixMillis accepted_at);
+  void maybe_announce_load();
+};
+
+}  // namespace fedai::agents

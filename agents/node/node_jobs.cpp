@@ -1,0 +1,244 @@
+// The node's data plane (nips/F-04): checks a JOB_SUBMIT, lets the state machine decide whether
+// the award is good (one job per award, the reservation or a free slot), runs the job on the
+// runner, and answers with the signed JOB_RESULT and METERING, plain or streamed.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "agents/dataplane/answer.h"
+#include "agents/dataplane/verify_submit.h"
+#include "agents/node/node_agent_impl.h"
+#include "core/protocol/protocol.h"
+
+namespace fedai::agents {
+namespace {
+
+UnixSeconds now_seconds() {
+  return wall_clock_ms() / 1000;
+}
+
+// A refusal from the state machine ("duplicate: ...", "error: busy: ...", "invalid: ...") as the
+// data plane's F-06 code.
+dataplane::Refusal machine_refusal(const std::string& error) {
+  using protocol::ProtocolError;
+  if (error.starts_with("duplicate:"))
+    return dataplane::refuse(ProtocolError::duplicate, error.substr(11));
+  if (error.find("busy") != std::string::npos)
+    return dataplane::refuse(ProtocolError::busy, "no free slot");
+  if (error.starts_with("invalid:"))
+    return dataplane::refuse(ProtocolError::invalid, error.substr(9));
+  return dataplane::refuse(ProtocolError::internal, error);
+}
+
+}  // namespace
+
+void NodeAgent::Impl::register_routes() {
+  server->route("POST", "/fedai/v1/jobs",
+                [this](http::Request r, std::shared_ptr<http::Responder> w) {
+                  handle_job(std::move(r), std::move(w));
+                });
+  server->route("GET", "/health", [this](http::Request r, std::shared_ptr<http::Responder> w) {
+    handle_health(std::move(r), std::move(w));
+  });
+  server->route("GET", "/metrics", [this](http::Request r, std::shared_ptr<http::Responder> w) {
+    handle_metrics(std::move(r), std::move(w));
+  });
+}
+
+void NodeAgent::Impl::handle_health(http::Request, std::shared_ptr<http::Responder> responder) {
+  node::Load l = load();
+  nlohmann::json body = {{"status", "ok"},
+                         {"pubkey", keys.public_key().hex()},
+                         {"models", models},
+                         {"active_jobs", l.active},
+                         {"reserved", l.reserved},
+                         {"jobs_done", l.jobs_done},
+                         {"jobs_failed", l.jobs_failed}};
+  responder->reply(200, "application/json", body.dump());
+}
+
+void NodeAgent::Impl::handle_metrics(http::Request, std::shared_ptr<http::Responder> responder) {
+  responder->reply(200, "text/plain; version=0.0.4", metrics.render());
+}
+
+void NodeAgent::Impl::handle_job(http::Request request,
+                                 std::shared_ptr<http::Responder> responder) {
+  if (!rate_limiter.allow(request.remote, wall_clock_ms())) {
+    jobs_refused->inc();
+    return dataplane::reply_refusal(
+        *responder, dataplane::refuse(protocol::ProtocolError::rate_limited, "slow down"));
+  }
+  dataplane::NodeLimits limits;
+  limits.max_body_bytes = config.max_body_bytes;
+  limits.privacy_max = privacy_max;
+  auto checked = dataplane::verify_job_submit(dataplane::submit_request(request, jobs_url),
+                                              now_seconds(), *conversation_keys, limits);
+  if (!checked) {
+    jobs_refused->inc();
+    spdlog::info("JOB_SUBMIT from {} refused: {}", request.remote,
+                 checked.refusal().reason.to_string());
+    return dataplane::reply_refusal(*responder, checked.refusal());
+  }
+  auto verified = std::make_shared<dataplane::VerifiedSubmit>(std::move(*checked));
+
+  // The model: the body names it; an auction award's reservation knows it too.
+  std::optional<node::Reservation> reservation;
+  const auto* auction = std::get_if<protocol::AuctionBasis>(&verified->award.basis);
+  if (auction)
+    state->read([&](const machine::StateTxn& txn) {
+      reservation = node::NodeMachine::reservation(txn, auction->rfb_id);
+    });
+  std::string model = verified->chat.model.value_or(reservation ? reservation->model : "");
+  auto offer = config.models.find(model);
+  if (offer == config.models.end()) {
+    jobs_refused->inc();
+    return dataplane::reply_refusal(
+        *responder,
+        dataplane::refuse(protocol::ProtocolError::caps_mismatch,
+                          "this node does not serve model '" + model.substr(0, 64) + "'"));
+  }
+
+  node::JobSubmitted submitted;
+  submitted.submit_id = verified->submit_id();
+  submitted.award_id = verified->award_id();
+  submitted.router = verified->router();
+  submitted.job_id = verified->job_id();
+  submitted.price = verified->price();
+  if (auction) {
+    submitted.rfb_id = auction->rfb_id;
+    submitted.capacity_token = auction->capacity_token;
+  } else if (const auto* posted = std::get_if<protocol::PostedPriceBasis>(&verified->award.basis)) {
+    submitted.price_id = posted->price_id;
+  }
+  submitted.model = model;
+  submitted.job_type = "chat";
+  std::size_t chars = 0;
+  for (const auto& m : verified->chat.messages) chars += m.content.size();
+  submitted.input_tokens = static_cast<protocol::Tokens>(
+      std::min<std::size_t>(chars / 4 + 4 * verified->chat.messages.size(), UINT32_MAX));
+  submitted.max_output_tokens = verified->max_output_tokens();
+
+  // The rates METERING charges: the bid's (kept with the reservation), or the posted price now.
+  dataplane::Rates rates;
+  if (reservation) {
+    rates = {reservation->in_per_1k, reservation->out_per_1k, reservation->min};
+  } else {
+    node::Load l = load();
+    auto surge = protocol::Surge::from_load(l.active, l.p95(), config.surge_q, config.surge_l);
+    auto scale = [&](protocol::Msat r) {
+      return protocol::Msat{(r.value() * surge.milli() + protocol::Surge::kScale - 1) /
+                            protocol::Surge::kScale};
+    };
+    rates = {scale(offer->second.in_per_1k), scale(offer->second.out_per_1k), offer->second.min};
+  }
+
+  UnixMillis accepted_at = wall_clock_ms();
+  state->append(
+      {node::NodeMachine::record(submitted, accepted_at)},
+      [this, verified, responder, rates, model,
+       accepted_at](std::vector<store::AppendResult> results) {
+        if (results.empty() || results[0].status != machine::ApplyOutcome::Status::applied) {
+          jobs_refused->inc();
+          std::string error = results.empty() ? "error: no answer from the state machine"
+                              : results[0].status == machine::ApplyOutcome::Status::duplicate
+                                  ? "duplicate: this JOB_SUBMIT was seen before"
+                                  : results[0].error;
+          return dataplane::reply_refusal(*responder, machine_refusal(error));
+        }
+        run_job(verified, responder, rates, model, accepted_at);
+      });
+}
+
+void NodeAgent::Impl::run_job(std::shared_ptr<dataplane::VerifiedSubmit> verified,
+                              std::shared_ptr<http::Responder> responder, dataplane::Rates rates,
+                              std::string model, UnixMillis accepted_at) {
+  runners::InferenceRequest request;
+  request.model = model;
+  request.messages = verified->chat.messages;
+  request.max_tokens = verified->max_output_tokens();
+  request.temperature = verified->chat.temperature;
+  request.timeout = config.job_timeout;
+  dataplane::JobContext job = verified->context();
+
+  // Ends the job: answers (or fails) and tells the state machine the slot is free.
+  auto finish = std::make_shared<
+      std::function<void(Result<runners::InferenceResult>, dataplane::AnswerStream*)>>();
+  *finish = [this, verified, responder, rates, job, accepted_at](
+                Result<runners::InferenceResult> result, dataplane::AnswerStream* stream) {
+    UnixMillis now = wall_clock_ms();
+    dataplane::RunOutcome outcome;
+    outcome.started_at = accepted_at / 1000;
+    outcome.finished_at = now / 1000;
+    outcome.wall = protocol::Millis{static_cast<std::uint64_t>(now - accepted_at)};
+    if (result) {
+      outcome.status = result->finish_reason == "length" ? protocol::JobStatus::partial
+                                                         : protocol::JobStatus::ok;
+      outcome.finish_reason = result->finish_reason == "length" ? protocol::FinishReason::length
+                                                                : protocol::FinishReason::stop;
+      // For a stream, the signed text is exactly what the deltas carried.
+      outcome.text = stream ? stream->text() : result->text;
+      outcome.tokens_in = result->usage.prompt_tokens;
+      outcome.tokens_out =
+          std::min<protocol::Tokens>(result->usage.completion_tokens, job.max_output_tokens);
+    } else {
+      outcome.status = protocol::JobStatus::failed;
+      outcome.finish_reason = protocol::FinishReason::error;
+      outcome.error = result.error().message.find("timed out") != std::string::npos
+                          ? protocol::ProtocolError::timeout
+                          : protocol::ProtocolError::runner;
+      if (stream) outcome.text = stream->text();
+    }
+    auto answer = dataplane::build_answer(job, outcome, rates, *conversation_keys, now / 1000);
+    protocol::Msat price{0};
+    if (!answer) {
+      spdlog::error("job {}: cannot sign the answer: {}", job.job_id.hex().substr(0, 12),
+                    answer.error().to_string());
+      auto refusal = dataplane::refuse(protocol::ProtocolError::internal, "cannot sign the answer");
+      if (stream)
+        stream->fail(refusal);
+      else
+        dataplane::reply_refusal(*responder, refusal);
+    } else {
+      if (auto m = protocol::parse_metering(answer->metering)) price = m->price_msat;
+      if (stream)
+        stream->finish(*answer);
+      else
+        responder->reply(200, "application/json", answer->json);
+    }
+    bool ok = result && answer;
+    (ok ? jobs_done : jobs_failed)->inc();
+    job_seconds->observe(static_cast<double>(now - accepted_at) / 1000.0);
+    node::JobFinished finished{job.router,         job.job_id,   ok,   outcome.tokens_in,
+                               outcome.tokens_out, outcome.wall, price};
+    state->append({node::NodeMachine::record(finished, now)},
+                  [this](std::vector<store::AppendResult>) { maybe_announce_load(); });
+  };
+
+  maybe_announce_load();
+  if (job.stream) {
+    auto stream = std::make_shared<dataplane::AnswerStream>(responder, job, *conversation_keys);
+    stream->start();
+    runners::StreamCallbacks callbacks;
+    callbacks.on_delta = [stream](std::string_view delta) { return stream->delta(delta); };
+    callbacks.on_done = [finish, stream](Result<runners::InferenceResult> r) {
+      (*finish)(std::move(r), stream.get());
+    };
+    runner->stream(std::move(request), std::move(callbacks));
+  } else {
+    runner->infer(std::move(request), [finish](Result<runners::InferenceResult> r) {
+      (*finish)(std::move(r), nullptr);
+    });
+  }
+}
+
+// STATUS "on change" (nips/F-02): when the load moves between NORMAL, BUSY and SATURATED.
+void NodeAgent::Impl::maybe_announce_load() {
+  node::Load l = load();
+  std::uint32_t free = l.free(config.max_concurrency);
+  auto now_state = free == 0                                ? protocol::Backpressure::saturated
+                   : l.active * 2 >= config.max_concurrency ? protocol::Backpressure::busy
+                                                            : protocol::Backpressure::normal;
+  if (now_state != last_state) announce_status();
+}
+
+}  // namespace fedai::agents

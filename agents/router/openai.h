@@ -1,0 +1,65 @@
+// OpenAI's chat-completions wire format, as the router speaks it to clients: request parsing
+// with precise refusals, answers, stream chunks, errors, the model list.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/protocol/kinds.h"
+#include "core/protocol/units.h"
+#include "core/router/records.h"
+#include "core/util/result.h"
+
+namespace fedai::agents::openai {
+
+struct ChatRequest {
+  std::string model;
+  std::uint32_t max_tokens = 256;
+  bool stream = false;
+  std::uint32_t input_tokens_estimate = 0;  // ~4 bytes a token, plus 4 per message
+  // The body the node receives (nips/F-04): messages, max_tokens, temperature, stream.
+  std::string job_body;
+  // fedai's extension object {"fedai": {...}}: how to buy this job.
+  std::optional<router::JobMode> mode;
+  std::optional<protocol::PrivacyLevel> privacy;
+  std::optional<protocol::Msat> max_price;
+  std::optional<protocol::Millis> bid_window;
+};
+
+// `invalid:` reasons name the field ("messages[1].content must be a string").
+Result<ChatRequest> parse_chat_request(std::string_view body, std::uint32_t default_max_tokens,
+                                       std::uint32_t max_tokens_cap);
+
+struct Usage {
+  std::uint32_t prompt_tokens = 0;
+  std::uint32_t completion_tokens = 0;
+};
+
+// What the answer says about how it was bought (an extension field OpenAI clients ignore).
+struct FedaiInfo {
+  std::string job_id;
+  std::string node;
+  std::uint64_t price_msat = 0;
+  std::uint32_t attempts = 0;
+  bool posted = false;
+};
+
+std::string completion_json(std::string_view id, std::int64_t created, std::string_view model,
+                            std::string_view text, std::string_view finish_reason, Usage usage,
+                            const FedaiInfo& info);
+// One `chat.completion.chunk`: a content delta, or (finish_reason set) the last chunk, which also
+// carries usage and the fedai info when given.
+std::string chunk_json(std::string_view id, std::int64_t created, std::string_view model,
+                       std::string_view delta, std::optional<std::string_view> finish_reason,
+                       std::optional<Usage> usage = std::nullopt,
+                       std::optional<FedaiInfo> info = std::nullopt);
+// {"error": {"message", "type", "code"}}.
+std::string error_json(std::string_view message, std::string_view code);
+std::string models_json(const std::map<std::string, std::size_t>& models);
+// The HTTP status for a failed job.
+int http_status_for(protocol::ProtocolError error);
+
+}  // namespace fedai::agents::openai

@@ -1,0 +1,365 @@
+#include "agents/router/router_agent.h"
+
+#include <spdlog/spdlog.h>
+
+#include <future>
+
+#include "agents/router/router_agent_impl.h"
+#include "core/protocol/protocol.h"
+#include "core/router/codec.h"
+
+namespace fedai::agents {
+namespace {
+
+using protocol::Millis;
+using protocol::Msat;
+
+UnixSeconds now_seconds() {
+  return wall_clock_ms() / 1000;
+}
+constexpr std::chrono::milliseconds kPublishTimeout{5'000};
+
+}  // namespace
+
+RouterAgent::RouterAgent(RouterConfig config, MetricsRegistry& metrics)
+    : impl_(std::make_unique<Impl>(std::move(config), metrics)) {}
+RouterAgent::~RouterAgent() {
+  stop();
+}
+Status RouterAgent::start() {
+  return impl_->start();
+}
+void RouterAgent::stop() {
+  if (impl_) impl_->stop();
+}
+std::string RouterAgent::url() const {
+  return impl_->base_url;
+}
+const PublicKey& RouterAgent::public_key() const {
+  return impl_->keys.public_key();
+}
+
+Status RouterAgent::Impl::start() {
+  if (!config.keys) return make_error(ErrorCode::error, "the router needs a secret key");
+  keys = *config.keys;
+  if (config.relays.empty())
+    return make_error(ErrorCode::error, "the router needs at least one relay");
+  if (config.api_keys.empty() && !config.allow_nip98 && !config.allow_anonymous)
+    return invalid(
+        "no way for clients to authenticate: give an API key, allow NIP-98, or allow anonymous "
+        "clients");
+  jobs_done = &metrics.counter("fedai_router_jobs_total", "Jobs by outcome", {{"outcome", "done"}});
+  jobs_failed =
+      &metrics.counter("fedai_router_jobs_total", "Jobs by outcome", {{"outcome", "failed"}});
+  job_seconds =
+      &metrics.histogram("fedai_router_job_seconds", "Client request to answer", latency_buckets());
+  loop.start();
+
+  http::ServerOptions server_options;
+  server_options.listen = config.listen;
+  server_options.max_body_bytes = config.max_body_bytes;
+  server = std::make_unique<http::Server>(loop.io(), server_options);
+  register_routes();
+  if (auto st = server->start(); !st) return st;
+  base_url = config.public_url.empty() ? server->url() : config.public_url;
+
+  auto s = store::MachineStore::open({config.db, std::size_t{4} << 30, config.durable}, machine);
+  if (!s)
+    return make_error(ErrorCode::error,
+                      "cannot open the router database at " + config.db + ": " + s.error().message);
+  store = std::move(*s);
+  state = std::make_unique<StateRunner>(loop, *store, metrics, "router");
+  http_client = std::make_unique<runners::HttpClient>(loop.io());
+  conversation_keys = std::make_unique<dataplane::ConversationKeyCache>(keys);
+  dispatcher = std::make_unique<dataplane::Dispatcher>(loop.io(), *http_client, *conversation_keys);
+  register_effects();
+  std::promise<void> ready;
+  state->append({router::RouterMachine::record(make_policy(), wall_clock_ms()),
+                 router::RouterMachine::record(
+                     router::Startup{static_cast<std::uint64_t>(::getpid())}, wall_clock_ms())},
+                [&](std::vector<store::AppendResult>) { ready.set_value(); });
+  ready.get_future().wait();
+  state->resume();
+
+  relay::RelayPoolOptions pool_options;
+  pool_options.executor = loop.poster();
+  pool_options.auth_key = keys;
+  pool_options.metrics = &metrics;
+  pool_options.metrics_pool_label = "router";
+  pool = std::make_unique<relay::RelayPool>(std::move(pool_options));
+  for (const auto& url : config.relays)
+    if (auto st = pool->add_relay(url); !st)
+      return make_error(ErrorCode::error, "relay " + url + ": " + st.error().message);
+  subscribe();
+  loop.post([this] {
+    announce_status();
+    schedule_status();
+  });
+  spdlog::info("router {} serving clients at {}", keys.public_key().hex().substr(0, 12), base_url);
+  return {};
+}
+
+void RouterAgent::Impl::stop() {
+  if (stopping) return;
+  stopping = true;
+  std::promise<void> done;
+  loop.post([&] {
+    if (status_timer) status_timer->cancel();
+    if (state) state->stop();
+    for (auto& [id, job] : pending)
+      if (job.in_flight) job.in_flight->cancel();
+    if (server) server->stop();
+    if (http_client) http_client->shutdown();
+    done.set_value();
+  });
+  done.get_future().wait();
+  pool.reset();
+  loop.stop();
+  dispatcher.reset();
+  conversation_keys.reset();
+  http_client.reset();
+  state.reset();
+  store.reset();
+}
+
+router::RouterPolicy RouterAgent::Impl::make_policy() const {
+  router::RouterPolicy p;
+  p.self = keys.public_key();
+  p.auction = config.auction;
+  p.breaker = config.breaker;
+  p.spending = config.spending;
+  return p;
+}
+
+// ---- relays ----
+
+void RouterAgent::Impl::subscribe() {
+  // Announcements: the newest of each (relays keep addressable events), so no `since`.
+  Filter announcements;
+  announcements.kinds = std::vector<Kind>{protocol::kCapsAnnounce, protocol::kPriceAnnounce,
+                                          protocol::kStatusAnnounce};
+  announcements.normalize();
+  pool->subscribe({announcements},
+                  {[this](const Event& e, const std::string&) { on_announcement(e); }, {}, {}, {}});
+
+  // Bids addressed to us, from now on.
+  Filter bids;
+  bids.kinds = std::vector<Kind>{protocol::kBid};
+  bids.tags.push_back(TagFilter{'p', {keys.public_key().hex()}});
+  bids.since = now_seconds();
+  bids.normalize();
+  pool->subscribe({bids}, {[this](const Event& e, const std::string&) { on_bid(e); }, {}, {}, {}});
+}
+
+void RouterAgent::Impl::on_announcement(const Event& e) {
+  UnixMillis now = wall_clock_ms();
+  if (e.kind == protocol::kCapsAnnounce) {
+    auto caps = protocol::parse_caps_announce(e);
+    if (!caps) return;
+    router::CapsReceived r;
+    r.node = e.pubkey;
+    r.event_id = e.id;
+    r.created_at = e.created_at;
+    r.instance = caps->instance;
+    r.model = caps->model;
+    r.job_types = caps->job_types;
+    r.endpoint = caps->endpoint;
+    r.privacy_max = caps->privacy_max;
+    r.max_output_tokens = caps->max_output_tokens;
+    r.streaming = caps->streaming;
+    r.is_router = caps->role == protocol::Role::router;
+    state->append({router::RouterMachine::record(r, now)});
+  } else if (e.kind == protocol::kPriceAnnounce) {
+    auto price = protocol::parse_price_announce(e);
+    if (!price) return;
+    router::PriceReceived r;
+    r.node = e.pubkey;
+    r.event_id = e.id;
+    r.created_at = e.created_at;
+    r.instance = price->instance;
+    r.model = price->model;
+    r.job_type = price->job_type;
+    r.in_per_1k = price->in_per_1k_msat;
+    r.out_per_1k = price->out_per_1k_msat;
+    r.min = price->min_msat;
+    r.surge_milli = price->surge.milli();
+    state->append({router::RouterMachine::record(r, now)});
+  } else if (e.kind == protocol::kStatusAnnounce) {
+    if (e.pubkey == keys.public_key()) return;  // our own
+    auto status = protocol::parse_status_announce(e);
+    if (!status) return;
+    router::StatusReceived r;
+    r.node = e.pubkey;
+    r.instance = status->instance;
+    r.created_at = e.created_at;
+    r.expires_at = e.created_at + protocol::kStatusLifetime;
+    r.state = status->state;
+    r.queue_depth = status->queue_depth;
+    r.p95_latency = status->p95_latency_ms;
+    state->append({router::RouterMachine::record(r, now)});
+  }
+}
+
+void RouterAgent::Impl::on_bid(const Event& e) {
+  UnixMillis now = wall_clock_ms();
+  if (auto fresh = protocol::check_fresh(e, now / 1000); !fresh) return;
+  auto bid = protocol::parse_bid(e, keys);
+  if (!bid) {
+    spdlog::debug("bid {} refused: {}", e.id.hex().substr(0, 12), bid.error().to_string());
+    return;
+  }
+  router::BidReceived r;
+  r.bid.bid_id = e.id;
+  r.bid.bidder = e.pubkey;
+  r.bid.addressee = bid->router;
+  r.bid.rfb_ref = bid->rfb_id;
+  r.bid.job_id = bid->job_id;
+  r.bid.price = bid->price_msat;
+  r.bid.in_per_1k = bid->in_per_1k_msat;
+  r.bid.out_per_1k = bid->out_per_1k_msat;
+  r.bid.min = bid->min_msat;
+  r.bid.eta = bid->eta_ms;
+  r.bid.endpoint = bid->endpoint;
+  r.bid.capacity_token = bid->capacity_token;
+  r.bid.valid_until = bid->valid_until;
+  r.bid.received_at = now;
+  state->append(
+      {router::RouterMachine::record(r, now)},
+      [id = e.id](std::vector<store::AppendResult> results) {
+        if (!results.empty() && results[0].status == machine::ApplyOutcome::Status::rejected)
+          spdlog::debug("bid {} not counted: {}", id.hex().substr(0, 12), results[0].error);
+      });
+}
+
+// ---- effects ----
+
+void RouterAgent::Impl::register_effects() {
+  state->on_effect(router::kComposeRfb, [this](const machine::Effect& effect) {
+    auto c = codec::decode<router::ComposeRfb>(effect.payload);
+    std::optional<router::JobState> job;
+    if (c)
+      state->read(
+          [&](const machine::StateTxn& txn) { job = router::RouterMachine::job(txn, c->job_id); });
+    if (!c || !job) return state->complete(effect);
+    const router::JobRequested& req = job->request;
+    protocol::Rfb rfb;
+    rfb.job_id = req.job_id;
+    rfb.model = req.model;
+    rfb.job_type = req.job_type;
+    rfb.privacy = req.privacy;
+    rfb.input_tokens = req.input_tokens;
+    rfb.max_output_tokens = req.max_output_tokens;
+    rfb.max_price_msat = req.max_price;
+    rfb.bid_window_ms = req.bid_window;
+    rfb.deadline_ms = req.deadline;
+    rfb.stream = req.stream;
+    auto e = protocol::build(rfb, keys, now_seconds());
+    if (!e) {
+      spdlog::error("cannot build an RFB: {}", e.error().to_string());
+      return state->complete(effect);
+    }
+    state->complete(effect, {router::RouterMachine::record(
+                                router::kRfbSent,
+                                router::EventSent{req.job_id, 0, e->id, e->created_at, to_json(*e)},
+                                wall_clock_ms())});
+  });
+
+  state->on_effect(router::kComposeAward, [this](const machine::Effect& effect) {
+    auto a = codec::decode<router::ComposeAward>(effect.payload);
+    if (!a) return state->complete(effect);
+    protocol::Award award;
+    award.node = a->node;
+    if (a->price_id) {
+      award.basis = protocol::PostedPriceBasis{*a->price_id};
+    } else if (a->rfb_id && a->bid_id && a->capacity_token) {
+      award.basis = protocol::AuctionBasis{*a->rfb_id, *a->bid_id, *a->capacity_token};
+    } else {
+      return state->complete(effect);
+    }
+    award.job_id = a->job_id;
+    award.price_msat = a->price;
+    award.submit_by = std::max<std::int64_t>(a->submit_by, now_seconds() + 1);
+    award.deadline_ms = a->deadline;
+    auto e = protocol::build(award, keys, now_seconds());
+    if (!e) {
+      spdlog::error("cannot build an AWARD: {}", e.error().to_string());
+      return state->complete(effect);
+    }
+    state->complete(effect,
+                    {router::RouterMachine::record(
+                        router::kAwardSent,
+                        router::EventSent{a->job_id, a->attempt, e->id, e->created_at, to_json(*e)},
+                        wall_clock_ms())});
+  });
+
+  state->on_effect(router::kComposeCancel, [this](const machine::Effect& effect) {
+    auto c = codec::decode<router::ComposeCancel>(effect.payload);
+    if (!c) return state->complete(effect);
+    protocol::Cancel cancel;
+    cancel.rfb_id = c->rfb_id;
+    cancel.award_id = c->award_id;
+    cancel.node = c->node;
+    cancel.job_id = c->job_id;
+    cancel.reason = c->reason;
+    if (!cancel.rfb_id && !cancel.award_id) return state->complete(effect);
+    auto e = protocol::build(cancel, keys, now_seconds());
+    if (!e) return state->complete(effect);
+    state->complete(effect, {router::RouterMachine::record(
+                                router::kCancelSent,
+                                router::EventSent{c->job_id, 0, e->id, e->created_at, to_json(*e)},
+                                wall_clock_ms())});
+  });
+
+  state->on_effect(router::kPublish, [this](const machine::Effect& effect) {
+    auto p = codec::decode<router::Publish>(effect.payload);
+    auto event = p ? parse_event(p->event_json) : Result<Event>(invalid("unreadable effect"));
+    if (!event) return state->complete(effect);
+    pool->publish(
+        *event, kPublishTimeout,
+        [this, effect](const EventId& id, std::vector<relay::RelayPublishResult> results) {
+          if (!relay::any_accepted(results))
+            spdlog::warn("event {} was accepted by no relay", id.hex().substr(0, 12));
+          state->complete(effect);
+        });
+  });
+
+  state->on_effect(router::kArmTimer, [this](const machine::Effect& effect) {
+    auto t = codec::decode<router::ArmTimer>(effect.payload);
+    if (!t) return state->complete(effect);
+    state->at(t->at, [this, effect, timer = t->timer] {
+      state->complete(effect, {router::RouterMachine::record(timer, wall_clock_ms())});
+    });
+  });
+
+  state->on_effect(router::kDispatch, [this](const machine::Effect& effect) { dispatch(effect); });
+  state->on_effect(router::kClientReply,
+                   [this](const machine::Effect& effect) { reply_to_client(effect); });
+}
+
+// ---- our own backpressure (nips/F-02) ----
+
+void RouterAgent::Impl::announce_status() {
+  std::size_t active = active_jobs();
+  protocol::StatusAnnounce status;
+  status.instance = "router";
+  status.state = active >= config.max_active_jobs       ? protocol::Backpressure::saturated
+                 : active * 2 >= config.max_active_jobs ? protocol::Backpressure::busy
+                                                        : protocol::Backpressure::normal;
+  status.active_jobs = static_cast<std::uint32_t>(active);
+  last_state = status.state;
+  if (auto e = protocol::build(status, keys, now_seconds()))
+    pool->publish(*e, kPublishTimeout,
+                  [](const EventId&, std::vector<relay::RelayPublishResult>) {});
+}
+
+void RouterAgent::Impl::schedule_status() {
+  if (!status_timer) status_timer = std::make_shared<boost::asio::steady_timer>(loop.strand());
+  status_timer->expires_after(config.status_every);
+  status_timer->async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping) return;
+    announce_status();
+    schedule_status();
+  });
+}
+
+}  // namespace fedai::agents

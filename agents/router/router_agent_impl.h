@@ -1,0 +1,87 @@
+// RouterAgent's insides, shared by its source files (router_agent.cpp: relays, state, effects;
+// router_api.cpp: the OpenAI-compatible client API; router_dispatch.cpp: the data plane).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agents/dataplane/dispatcher.h"
+#include "agents/http/server.h"
+#include "agents/router/router_agent.h"
+#include "agents/runtime/state_runner.h"
+#include "core/router/router_machine.h"
+#include "core/store/machine_store.h"
+#include "relay/pool/relay_pool.h"
+#include "runners/http_client.h"
+
+namespace fedai::agents {
+
+// A client waiting for its job: the request lives only here, in memory.
+struct PendingJob {
+  std::string model;
+  std::string body;  // the plaintext job body sent to the node (F-04)
+  bool stream = false;
+  std::uint32_t max_tokens = 0;
+  std::shared_ptr<http::Responder> responder;
+  UnixMillis received_at = 0;
+  bool streaming_started = false;  // deltas already forwarded: no retry can be invisible
+  std::string text;                // the verified answer
+  std::string finish_reason;
+  std::uint32_t tokens_in = 0, tokens_out = 0;
+  std::uint32_t attempt = 0;  // the attempt whose answer `text` is
+  std::shared_ptr<dataplane::Dispatch> in_flight;
+};
+
+struct RouterAgent::Impl {
+  Impl(RouterConfig c, MetricsRegistry& m) : config(std::move(c)), metrics(m) {}
+
+  RouterConfig config;
+  MetricsRegistry& metrics;
+  Keypair keys = Keypair::generate();  // replaced by config.keys
+  router::RouterMachine machine;
+  AgentLoop loop;
+  std::unique_ptr<store::MachineStore> store;
+  std::unique_ptr<StateRunner> state;
+  std::unique_ptr<http::Server> server;
+  std::unique_ptr<relay::RelayPool> pool;
+  std::unique_ptr<runners::HttpClient> http_client;
+  std::unique_ptr<dataplane::ConversationKeyCache> conversation_keys;
+  std::unique_ptr<dataplane::Dispatcher> dispatcher;
+  std::string base_url;
+  std::map<protocol::JobId, PendingJob> pending;
+  std::shared_ptr<boost::asio::steady_timer> status_timer;
+  protocol::Backpressure last_state = protocol::Backpressure::normal;
+  bool stopping = false;
+
+  Counter* jobs_done = nullptr;
+  Counter* jobs_failed = nullptr;
+  Histogram* job_seconds = nullptr;
+
+  // router_agent.cpp
+  Status start();
+  void stop();
+  router::RouterPolicy make_policy() const;
+  void subscribe();
+  void on_announcement(const Event& e);
+  void on_bid(const Event& e);
+  void register_effects();
+  void announce_status();
+  void schedule_status();
+  std::size_t active_jobs() const { return pending.size(); }
+
+  // router_api.cpp
+  void register_routes();
+  void handle_chat(http::Request request, std::shared_ptr<http::Responder> responder);
+  void handle_models(http::Request request, std::shared_ptr<http::Responder> responder);
+  void handle_jobs(http::Request request, std::shared_ptr<http::Responder> responder);
+  std::optional<std::string> authenticate(const http::Request& request) const;
+  void reply_to_client(const machine::Effect& effect);
+
+  // router_dispatch.cpp
+  void dispatch(const machine::Effect& effect);
+};
+
+}  // namespace fedai::agents

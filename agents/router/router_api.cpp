@@ -1,0 +1,262 @@
+// The router's client API: OpenAI-compatible /v1/chat/completions (plain and streamed) and
+// /v1/models, plus /health, /metrics and /fedai/v1/jobs (loopback only) for operators.
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+#include "agents/router/openai.h"
+#include "agents/router/router_agent_impl.h"
+#include "core/nostr/nip98.h"
+#include "core/protocol/protocol.h"
+#include "core/router/codec.h"
+
+#include <openssl/crypto.h>
+
+namespace fedai::agents {
+namespace {
+
+using nlohmann::json;
+
+bool is_loopback(std::string_view remote) {
+  return remote.starts_with("127.") || remote.starts_with("[::1]") || remote.starts_with("::1");
+}
+
+}  // namespace
+
+void RouterAgent::Impl::register_routes() {
+  server->route("POST", "/v1/chat/completions",
+                [this](http::Request r, std::shared_ptr<http::Responder> w) {
+                  handle_chat(std::move(r), std::move(w));
+                });
+  server->route("GET", "/v1/models", [this](http::Request r, std::shared_ptr<http::Responder> w) {
+    handle_models(std::move(r), std::move(w));
+  });
+  server->route("GET", "/fedai/v1/jobs",
+                [this](http::Request r, std::shared_ptr<http::Responder> w) {
+                  handle_jobs(std::move(r), std::move(w));
+                });
+  server->route("GET", "/health", [this](http::Request, std::shared_ptr<http::Responder> w) {
+    json relays = json::array();
+    for (const auto& s : pool->stats())
+      relays.push_back({{"url", s.url}, {"status", std::string(relay::to_string(s.status))}});
+    w->reply(200, "application/json",
+             json{{"status", "ok"},
+                  {"pubkey", keys.public_key().hex()},
+                  {"active_jobs", active_jobs()},
+                  {"relays", relays}}
+                 .dump());
+  });
+  server->route("GET", "/metrics", [this](http::Request, std::shared_ptr<http::Responder> w) {
+    w->reply(200, "text/plain; version=0.0.4", metrics.render());
+  });
+}
+
+std::optional<std::string> RouterAgent::Impl::authenticate(const http::Request& request) const {
+  auto header = request.header("Authorization");
+  if (!header || header->empty()) {
+    if (config.allow_anonymous) return std::nullopt;
+    return "auth-required: send an API key (Authorization: Bearer KEY) or a NIP-98 event";
+  }
+  std::string_view h = *header;
+  if (h.size() > 7 && (h.starts_with("Bearer ") || h.starts_with("bearer "))) {
+    std::string_view key = h.substr(7);
+    for (const auto& k : config.api_keys)
+      if (k.size() == key.size() && CRYPTO_memcmp(k.data(), key.data(), k.size()) == 0)
+        return std::nullopt;
+    return "blocked: unknown API key";
+  }
+  if (config.allow_nip98 && (h.starts_with("Nostr ") || h.starts_with("nostr "))) {
+    std::string url = base_url + request.target;
+    auto ok = verify_http_auth(h, url, request.method, request.body, wall_clock_ms() / 1000);
+    if (!ok) return ok.error().to_string();
+    return std::nullopt;
+  }
+  return "auth-required: unsupported Authorization scheme";
+}
+
+void RouterAgent::Impl::handle_chat(http::Request request,
+                                    std::shared_ptr<http::Responder> responder) {
+  if (auto refused = authenticate(request)) {
+    bool missing = refused->starts_with("auth-required");
+    responder->reply(missing ? 401 : 403, "application/json",
+                     openai::error_json(*refused, missing ? "ERR_AUTH" : "ERR_BLOCKED"));
+    return;
+  }
+  auto chat =
+      openai::parse_chat_request(request.body, config.default_max_tokens, config.max_tokens_cap);
+  if (!chat) {
+    responder->reply(400, "application/json",
+                     openai::error_json(chat.error().to_string(), "ERR_INVALID"));
+    return;
+  }
+  if (active_jobs() >= config.max_active_jobs) {
+    if (last_state != protocol::Backpressure::saturated) announce_status();
+    responder->reply(
+        503, "application/json",
+        openai::error_json("error: the router is saturated, try again later", "ERR_BUSY"));
+    return;
+  }
+
+  router::JobRequested req;
+  req.job_id = protocol::new_job_id();
+  req.model = chat->model;
+  req.job_type = "chat";
+  req.privacy = chat->privacy.value_or(config.privacy);
+  req.input_tokens = chat->input_tokens_estimate;
+  req.max_output_tokens = chat->max_tokens;
+  req.max_price = chat->max_price.value_or(config.max_price);
+  req.stream = chat->stream;
+  req.mode = chat->mode.value_or(config.mode);
+  req.bid_window = chat->bid_window.value_or(config.bid_window);
+  req.deadline = config.deadline;
+
+  PendingJob job;
+  job.model = chat->model;
+  job.body = chat->job_body;
+  job.stream = chat->stream;
+  job.max_tokens = chat->max_tokens;
+  job.responder = responder;
+  job.received_at = wall_clock_ms();
+  pending.emplace(req.job_id, std::move(job));
+  if (pending.size() * 2 >= config.max_active_jobs && last_state == protocol::Backpressure::normal)
+    announce_status();
+
+  responder->on_client_gone([this, id = req.job_id] {
+    auto it = pending.find(id);
+    if (it == pending.end()) return;
+    if (it->second.in_flight) it->second.in_flight->cancel();
+    pending.erase(it);
+    state->append({router::RouterMachine::record(router::ClientGone{id}, wall_clock_ms())});
+  });
+
+  state->append(
+      {router::RouterMachine::record(req, wall_clock_ms())},
+      [this, id = req.job_id](std::vector<store::AppendResult> results) {
+        if (results.empty() || results[0].status == machine::ApplyOutcome::Status::applied) return;
+        auto it = pending.find(id);
+        if (it == pending.end()) return;
+        it->second.responder->reply(400, "application/json",
+                                    openai::error_json(results[0].error, "ERR_INVALID"));
+        pending.erase(it);
+      });
+}
+
+void RouterAgent::Impl::reply_to_client(const machine::Effect& effect) {
+  auto reply = codec::decode<router::ClientReply>(effect.payload);
+  if (!reply) return state->complete(effect);
+  auto it = pending.find(reply->job_id);
+  if (it == pending.end()) return state->complete(effect);  // the client went away
+  PendingJob& job = it->second;
+  std::string id = "chatcmpl-" + reply->job_id.hex();
+  UnixSeconds created = job.received_at / 1000;
+  std::optional<router::JobState> record;
+  state->read([&](const machine::StateTxn& txn) {
+    record = router::RouterMachine::job(txn, reply->job_id);
+  });
+  openai::FedaiInfo info;
+  info.job_id = reply->job_id.hex();
+  if (record) {
+    if (record->node) info.node = record->node->hex();
+    info.price_msat = record->price.value();
+    info.attempts = record->attempts;
+    info.posted = record->posted;
+  }
+
+  if (reply->ok) {
+    jobs_done->inc();
+    openai::Usage usage{job.tokens_in, job.tokens_out};
+    if (job.stream) {
+      if (!job.streaming_started) {
+        job.responder->start_stream();
+        if (!job.text.empty())
+          job.responder->send_event(
+              "", openai::chunk_json(id, created, job.model, job.text, std::nullopt));
+      }
+      job.responder->send_event(
+          "", openai::chunk_json(id, created, job.model, "", job.finish_reason, usage, info));
+      job.responder->send_event("", "[DONE]");
+      job.responder->end_stream();
+    } else {
+      job.responder->reply(200, "application/json",
+                           openai::completion_json(id, created, job.model, job.text,
+                                                   job.finish_reason, usage, info));
+    }
+  } else {
+    jobs_failed->inc();
+    std::string message =
+        protocol::nip01_prefix(reply->error)
+            ? std::string(prefix_of(*protocol::nip01_prefix(reply->error))) + ": " + reply->reason
+            : "error: " + reply->reason;
+    std::string code(protocol::to_string(reply->error));
+    if (job.streaming_started) {
+      job.responder->send_event("", openai::error_json(message, code));
+      job.responder->send_event("", "[DONE]");
+      job.responder->end_stream();
+    } else {
+      job.responder->reply(openai::http_status_for(reply->error), "application/json",
+                           openai::error_json(message, code));
+    }
+  }
+  job_seconds->observe(static_cast<double>(wall_clock_ms() - job.received_at) / 1000.0);
+  pending.erase(it);
+  if (last_state != protocol::Backpressure::normal && pending.size() * 2 < config.max_active_jobs)
+    announce_status();
+  state->complete(effect);
+}
+
+void RouterAgent::Impl::handle_models(http::Request request,
+                                      std::shared_ptr<http::Responder> responder) {
+  if (auto refused = authenticate(request)) {
+    responder->reply(401, "application/json", openai::error_json(*refused, "ERR_AUTH"));
+    return;
+  }
+  std::map<std::string, std::size_t> models;  // model -> nodes offering it
+  state->read([&](const machine::StateTxn& txn) {
+    txn.scan(router::RouterMachine::kCaps, "", [&](std::string_view key, std::string_view) {
+      ++models[std::string(key.substr(0, key.find('\0')))];
+      return true;
+    });
+  });
+  responder->reply(200, "application/json", openai::models_json(models));
+}
+
+void RouterAgent::Impl::handle_jobs(http::Request request,
+                                    std::shared_ptr<http::Responder> responder) {
+  if (!is_loopback(request.remote)) {
+    responder->reply(403, "application/json",
+                     http::error_body("blocked: operators only (loopback)", "ERR_BLOCKED"));
+    return;
+  }
+  std::vector<router::JobState> jobs;
+  state->read([&](const machine::StateTxn& txn) {
+    txn.scan(router::RouterMachine::kJobs, "", [&](std::string_view, std::string_view value) {
+      if (auto j = codec::decode<router::JobState>(value)) jobs.push_back(std::move(*j));
+      return true;
+    });
+  });
+  std::sort(jobs.begin(), jobs.end(),
+            [](const auto& a, const auto& b) { return a.created_at > b.created_at; });
+  if (jobs.size() > 100) jobs.resize(100);
+  json out = json::array();
+  for (const auto& j : jobs) {
+    out.push_back(
+        {{"job_id", j.request.job_id.hex()},
+         {"model", j.request.model},
+         {"phase", std::string(router::to_string(j.phase))},
+         {"mode", j.posted ? "posted" : "auction"},
+         {"node", j.node ? j.node->hex() : ""},
+         {"price_msat", j.price.value()},
+         {"attempts", j.attempts},
+         {"rounds", j.rounds},
+         {"created_at_ms", j.created_at},
+         {"finished_at_ms", j.finished_at},
+         {"error",
+          j.phase == router::JobPhase::failed ? std::string(protocol::to_string(j.error)) : ""},
+         {"reason", j.reason}});
+  }
+  responder->reply(200, "application/json", json{{"jobs", out}}.dump());
+}
+
+}  // namespace fedai::agents

@@ -1,0 +1,120 @@
+#include "agents/runtime/state_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include "core/machine/overlay.h"
+
+namespace fedai::agents {
+
+StateRunner::StateRunner(AgentLoop& loop, store::MachineStore& store, MetricsRegistry& metrics,
+                         std::string agent)
+    : loop_(loop),
+      store_(store),
+      appended_(metrics.counter("fedai_records_appended_total", "Records applied to the state",
+                                {{"agent", agent}})),
+      refused_(metrics.counter("fedai_records_refused_total",
+                               "Records refused by a reducer or as duplicates",
+                               {{"agent", agent}})),
+      effects_started_(
+          metrics.counter("fedai_effects_started_total", "Effects started", {{"agent", agent}})),
+      effects_done_(
+          metrics.counter("fedai_effects_done_total", "Effects marked done", {{"agent", agent}})),
+      effects_in_flight_(metrics.gauge("fedai_effects_in_flight", "Effects being carried out",
+                                       {{"agent", agent}})) {}
+
+StateRunner::~StateRunner() {
+  stop();
+}
+
+void StateRunner::on_effect(std::uint16_t type, EffectHandler handler) {
+  handlers_[type] = std::move(handler);
+}
+
+void StateRunner::append(std::vector<machine::Record> records, AppendDone then) {
+  store_.append_async(std::move(records), [this, then = std::move(then)](
+                                              std::vector<store::AppendResult> results) mutable {
+    // From the store's writer thread to the agent's strand.
+    loop_.post([this, then = std::move(then), results = std::move(results)]() mutable {
+      std::vector<machine::Effect> effects;
+      for (auto& r : results) {
+        if (r.status == machine::ApplyOutcome::Status::applied) {
+          appended_.inc();
+          effects.insert(effects.end(), r.effects.begin(), r.effects.end());
+        } else {
+          refused_.inc();
+        }
+      }
+      if (then) then(std::move(results));
+      start_effects(effects);
+    });
+  });
+}
+
+void StateRunner::complete(const machine::Effect& effect, std::vector<machine::Record> records,
+                           AppendDone then) {
+  std::string id = effect.id;
+  records.push_back(machine::Record{machine::kEffectDone, wall_clock_ms(), std::nullopt, id});
+  append(std::move(records),
+         [this, id, then = std::move(then)](std::vector<store::AppendResult> results) mutable {
+           in_flight_.erase(id);
+           effects_in_flight_.set(static_cast<std::int64_t>(in_flight_.size()));
+           effects_done_.inc();
+           if (then) then(std::move(results));
+         });
+}
+
+void StateRunner::resume() {
+  auto pending = store_.pending_effects();
+  loop_.post([this, pending = std::move(pending)] {
+    if (!pending.empty())
+      spdlog::info("resuming {} effect(s) left from the last run", pending.size());
+    start_effects(pending);
+  });
+}
+
+void StateRunner::start_effects(const std::vector<machine::Effect>& effects) {
+  if (stopped_) return;
+  for (const auto& effect : effects) {
+    if (!in_flight_.insert(effect.id).second) continue;
+    effects_in_flight_.set(static_cast<std::int64_t>(in_flight_.size()));
+    auto handler = handlers_.find(effect.type);
+    if (handler == handlers_.end()) {
+      spdlog::error("no handler for effect type {} ({}); it stays in the outbox", effect.type,
+                    effect.id);
+      continue;
+    }
+    effects_started_.inc();
+    try {
+      handler->second(effect);
+    } catch (const std::exception& e) {
+      // A handler bug must not take the agent down; the effect stays pending for the next start.
+      spdlog::error("effect {} failed: {}", effect.id, e.what());
+    }
+  }
+}
+
+void StateRunner::at(UnixMillis when, std::function<void()> fn) {
+  auto timer = std::make_shared<boost::asio::steady_timer>(loop_.strand());
+  UnixMillis delay = std::max<UnixMillis>(0, when - wall_clock_ms());
+  timer->expires_after(std::chrono::milliseconds(delay));
+  timers_.push_back(timer);
+  timer->async_wait([this, timer, fn = std::move(fn)](const boost::system::error_code& ec) {
+    std::erase(timers_, timer);
+    if (!ec && !stopped_) fn();
+  });
+}
+
+void StateRunner::read(const std::function<void(const machine::StateTxn&)>& visit) const {
+  store_.read([&](const machine::TableStore& tables) {
+    machine::ReadOnlyTxn txn(tables);
+    visit(txn);
+  });
+}
+
+void StateRunner::stop() {
+  stopped_ = true;
+  for (auto& t : timers_) t->cancel();
+  timers_.clear();
+}
+
+}  // namespace fedai::agents

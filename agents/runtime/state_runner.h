@@ -1,0 +1,74 @@
+// Connects an agent to its state machine: appends records, and carries out the effects the
+// reducers emit, each by the handler registered for its type.
+//
+// Effects arrive after their records committed (and, at start, from the outbox, for whatever a
+// previous run left undone). A handler does its work and then calls complete(), which appends
+// the records that report the result together with the framework's kEffectDone, in one group:
+// either both are in the log or neither, so a crash repeats the effect and never loses it. An
+// effect already in flight is not started twice.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agents/runtime/agent_loop.h"
+#include "core/store/machine_store.h"
+#include "core/util/metrics.h"
+
+namespace fedai::agents {
+
+class StateRunner {
+ public:
+  using EffectHandler = std::function<void(const machine::Effect& effect)>;
+  using AppendDone = std::function<void(std::vector<store::AppendResult>)>;
+
+  StateRunner(AgentLoop& loop, store::MachineStore& store, MetricsRegistry& metrics,
+              std::string agent);
+  ~StateRunner();
+
+  // Registers the handler for an effect type. Call before resume().
+  void on_effect(std::uint16_t type, EffectHandler handler);
+
+  // Appends records (one group commit); `then` runs on the strand with the outcomes. Effects
+  // the records emitted are started after `then`.
+  void append(std::vector<machine::Record> records, AppendDone then = {});
+
+  // Marks `effect` done, appending `records` with it.
+  void complete(const machine::Effect& effect, std::vector<machine::Record> records = {},
+                AppendDone then = {});
+
+  // Starts every effect waiting in the outbox (at start-up).
+  void resume();
+
+  // Runs `at` (wall-clock ms) on the strand; returns at once. For ArmTimer effects.
+  void at(UnixMillis when, std::function<void()> fn);
+
+  // A consistent read of the projections (synchronous, any thread).
+  void read(const std::function<void(const machine::StateTxn&)>& visit) const;
+
+  // Stops timers; effects in flight are dropped (they stay in the outbox for the next start).
+  void stop();
+
+ private:
+  void start_effects(const std::vector<machine::Effect>& effects);
+
+  AgentLoop& loop_;
+  store::MachineStore& store_;
+  std::map<std::uint16_t, EffectHandler> handlers_;
+  std::set<std::string> in_flight_;
+  std::vector<std::shared_ptr<boost::asio::steady_timer>> timers_;
+  bool stopped_ = false;
+  Counter& appended_;
+  Counter& refused_;
+  Counter& effects_started_;
+  Counter& effects_done_;
+  Gauge& effects_in_flight_;
+};
+
+}  // namespace fedai::agents
