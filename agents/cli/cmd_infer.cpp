@@ -75,7 +75,10 @@ int infer(const InferOptions& o) {
     req.timeout = std::chrono::seconds(10);
     auth(req);
     std::optional<Result<runners::HttpResponse>> got;
-    client.request(req, [&](Result<runners::HttpResponse> r) { got = std::move(r); });
+    client.request(req, [&](Result<runners::HttpResponse> r) {
+      got = std::move(r);
+      client.shutdown();  // no kept-alive connection holds io.run() open
+    });
     io.run();
     io.restart();
     if (!*got)
@@ -106,6 +109,7 @@ int infer(const InferOptions& o) {
   int status = 1;
   if (!o.stream) {
     client.request(req, [&](Result<runners::HttpResponse> r) {
+      client.shutdown();
       if (!r) {
         std::cerr << "fedai: " << r.error().message << "\n";
         return;
@@ -162,6 +166,7 @@ int infer(const InferOptions& o) {
     return true;
   };
   h.on_done = [&](Status st) {
+    client.shutdown();
     std::cout << std::endl;
     if (!error.empty()) {
       runners::HttpResponse r;

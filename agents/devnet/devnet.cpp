@@ -12,6 +12,7 @@
 #include <iomanip>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "agents/node/node_agent.h"
 #include "agents/router/router_agent.h"
@@ -77,11 +78,36 @@ struct Devnet::Impl {
   std::vector<std::unique_ptr<MetricsRegistry>> node_metrics;
   std::vector<std::unique_ptr<NodeAgent>> nodes;
   std::unique_ptr<relay::RelayPool> watcher;
+  std::mutex names_mutex;  // the watcher and the router's strand read while nodes start
   std::map<PublicKey, std::string> names;  // pubkey -> "router", "node-1", ...
 
-  std::string name_of(const PublicKey& pk) const {
+  std::string name_of(const PublicKey& pk) {
+    std::lock_guard lock(names_mutex);
     auto it = names.find(pk);
     return it != names.end() ? it->second : pk.hex().substr(0, 8);
+  }
+  void set_name(const PublicKey& pk, std::string name) {
+    std::lock_guard lock(names_mutex);
+    names[pk] = std::move(name);
+  }
+
+  // A job the router finished: who served it, on what terms, and how long each step took.
+  void show_job(const router::JobState& j, UnixMillis elapsed) {
+    if (options.quiet) return;
+    std::string text = "job " + j.request.job_id.hex().substr(0, 8) + "  ";
+    if (j.phase == router::JobPhase::done) {
+      text += "answered by " + (j.node ? name_of(*j.node) : std::string("?")) + " (" +
+              (j.posted ? "posted price" : "auction") + ") for " + std::to_string(j.price.value()) +
+              " msat";
+    } else {
+      text += std::string(router::to_string(j.phase)) + ": " +
+              std::string(protocol::to_string(j.error)) + " " + j.reason;
+    }
+    text += ", " + std::to_string(j.attempts) + " attempt(s), " + std::to_string(elapsed) + " ms";
+    if (!j.posted && j.rfb_at && j.awarded_at)
+      text += " (bids " + std::to_string(j.cleared_at - j.rfb_at) + " ms, award +" +
+              std::to_string(j.awarded_at - j.cleared_at) + " ms)";
+    line(j.phase == router::JobPhase::done ? "JOB" : "FAILED", text);
   }
 
   void line(const std::string& what, const std::string& text) {
@@ -158,7 +184,10 @@ struct Devnet::Impl {
     c.bid_window = protocol::Millis{options.bid_window_ms};
     c.deadline = protocol::Millis{60'000};
     c.status_every = std::chrono::seconds(30);
-    names[keys->public_key()] = "router";
+    set_name(keys->public_key(), "router");
+    c.on_job_finished = [this](const router::JobState& j, UnixMillis elapsed) {
+      show_job(j, elapsed);
+    };
     router = std::make_unique<RouterAgent>(std::move(c), router_metrics);
     if (auto st = router->start(); !st)
       return make_error(ErrorCode::error, "router: " + st.error().message);
@@ -191,7 +220,7 @@ struct Devnet::Impl {
       c.max_concurrency = 2;
       c.announce_every = std::chrono::seconds(30);
       c.status_every = std::chrono::seconds(15);
-      names[keys->public_key()] = name;
+      set_name(keys->public_key(), name);
       node_metrics.push_back(std::make_unique<MetricsRegistry>());
       nodes.push_back(std::make_unique<NodeAgent>(std::move(c), *node_metrics.back()));
       if (auto st = nodes.back()->start(); !st)
@@ -202,6 +231,22 @@ struct Devnet::Impl {
                        " msat per 1k tokens in/out");
     }
     return {};
+  }
+
+  // Ready means a client's first request finds a node: the router has every node's CAPS (they
+  // travel through the relay, so this takes a few milliseconds after the nodes start).
+  Status await_router_knows_nodes() {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {
+      std::size_t offers = 0;
+      for (const auto& [model, count] : router->models()) offers += count;
+      if (offers >= options.nodes) return {};
+      if (std::chrono::steady_clock::now() > deadline)
+        return make_error(ErrorCode::error, "the router learned of " + std::to_string(offers) +
+                                                " of " + std::to_string(options.nodes) +
+                                                " nodes in 30 s (is the relay up?)");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   }
 
   // Prints the fedai traffic on the relay: what a relay operator would see.
@@ -284,7 +329,7 @@ Status Devnet::start() {
   if (!impl_->options.quiet) impl_->start_watcher();
   if (auto st = impl_->start_router(); !st) return st;
   if (auto st = impl_->start_nodes(); !st) return st;
-  return {};
+  return impl_->await_router_knows_nodes();
 }
 
 void Devnet::stop() {

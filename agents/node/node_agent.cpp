@@ -342,7 +342,7 @@ void NodeAgent::Impl::announce_all() {
     caps.max_concurrency = config.max_concurrency;
     caps.max_body_bytes = config.max_body_bytes;
     caps.software = "fedai/0.1.0";
-    if (auto e = protocol::build(caps, keys, now))
+    if (auto e = protocol::build(caps, keys, announce_clock.next("caps:" + model, now)))
       publish(*e, "CAPS");
     else
       spdlog::error("cannot build CAPS for {}: {}", model, e.error().to_string());
@@ -355,9 +355,20 @@ void NodeAgent::Impl::announce_all() {
       price.out_per_1k_msat = offer.out_per_1k;
       price.min_msat = offer.min;
       price.surge = surge;
-      if (auto e = protocol::build(price, keys, now))
-        publish(*e, "PRICE");
-      else
+      if (auto e = protocol::build(price, keys,
+                                   announce_clock.next("price:" + model + ":" + job_type, now))) {
+        // Recorded before it is published: an award naming it must find it (nips/F-03).
+        node::PriceAnnounced announced{e->id, model, job_type, surge.milli(), 0};
+        state->append(
+            {node::NodeMachine::record(announced, wall_clock_ms())},
+            [this, event = *e](std::vector<store::AppendResult> results) {
+              if (!results.empty() && results[0].status == machine::ApplyOutcome::Status::applied)
+                publish(event, "PRICE");
+              else
+                spdlog::error("cannot record PRICE {}: {}", event.id.hex().substr(0, 12),
+                              results.empty() ? "" : results[0].error);
+            });
+      } else
         spdlog::error("cannot build PRICE for {}: {}", model, e.error().to_string());
     }
   }
@@ -376,7 +387,8 @@ void NodeAgent::Impl::announce_status() {
   status.active_jobs = l.active;
   status.p95_latency_ms = l.p95();
   last_state = status.state;
-  if (auto e = protocol::build(status, keys, now_seconds())) publish(*e, "STATUS");
+  if (auto e = protocol::build(status, keys, announce_clock.next("status", now_seconds())))
+    publish(*e, "STATUS");
 }
 
 }  // namespace fedai::agents

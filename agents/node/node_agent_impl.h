@@ -13,6 +13,7 @@
 #include "agents/dataplane/verify_submit.h"
 #include "agents/http/server.h"
 #include "agents/node/node_agent.h"
+#include "agents/runtime/announce_clock.h"
 #include "agents/runtime/rate_limiter.h"
 #include "agents/runtime/state_runner.h"
 #include "core/node/node_machine.h"
@@ -40,6 +41,7 @@ struct NodeAgent::Impl {
   protocol::PrivacyLevel privacy_max = protocol::PrivacyLevel::pl0;
   PeerRateLimiter rate_limiter{50, 100};
   protocol::Backpressure last_state = protocol::Backpressure::normal;
+  AnnounceClock announce_clock;  // strictly increasing created_at per coordinate
   Counter* jobs_done = nullptr;
   Counter* jobs_failed = nullptr;
   Counter* jobs_refused = nullptr;

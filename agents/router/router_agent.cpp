@@ -38,6 +38,9 @@ std::string RouterAgent::url() const {
 const PublicKey& RouterAgent::public_key() const {
   return impl_->keys.public_key();
 }
+std::map<std::string, std::size_t> RouterAgent::models() const {
+  return impl_->models();
+}
 
 Status RouterAgent::Impl::start() {
   if (!config.keys) return make_error(ErrorCode::error, "the router needs a secret key");
@@ -347,7 +350,7 @@ void RouterAgent::Impl::announce_status() {
                                                         : protocol::Backpressure::normal;
   status.active_jobs = static_cast<std::uint32_t>(active);
   last_state = status.state;
-  if (auto e = protocol::build(status, keys, now_seconds()))
+  if (auto e = protocol::build(status, keys, announce_clock.next("status", now_seconds())))
     pool->publish(*e, kPublishTimeout,
                   [](const EventId&, std::vector<relay::RelayPublishResult>) {});
 }

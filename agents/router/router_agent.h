@@ -4,6 +4,8 @@
 // state machine (core/router) on LMDB; prompts and outputs stay in memory.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "core/nostr/keys.h"
 #include "core/protocol/kinds.h"
 #include "core/router/records.h"
+#include "core/router/router_machine.h"
 #include "core/util/metrics.h"
 
 namespace fedai::agents {
@@ -45,6 +48,9 @@ struct RouterConfig {
   market::BreakerParams breaker;
   market::SpendingCaps spending;
   std::chrono::seconds status_every{30};
+  // Called on the router's strand after each client got its answer (the devnet prints these):
+  // the job's record and the time from request to answer. Must not block.
+  std::function<void(const router::JobState&, UnixMillis elapsed)> on_job_finished;
 };
 
 class RouterAgent {
@@ -59,6 +65,8 @@ class RouterAgent {
 
   std::string url() const;  // the client API's base URL
   const PublicKey& public_key() const;
+  // The models nodes announce (their CAPS), each with how many nodes offer it: /v1/models.
+  std::map<std::string, std::size_t> models() const;
 
   struct Impl;
 

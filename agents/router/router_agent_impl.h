@@ -11,6 +11,7 @@
 #include "agents/dataplane/dispatcher.h"
 #include "agents/http/server.h"
 #include "agents/router/router_agent.h"
+#include "agents/runtime/announce_clock.h"
 #include "agents/runtime/state_runner.h"
 #include "core/router/router_machine.h"
 #include "core/store/machine_store.h"
@@ -54,6 +55,7 @@ struct RouterAgent::Impl {
   std::map<protocol::JobId, PendingJob> pending;
   std::shared_ptr<boost::asio::steady_timer> status_timer;
   protocol::Backpressure last_state = protocol::Backpressure::normal;
+  AnnounceClock announce_clock;  // strictly increasing created_at for our STATUS
   bool stopping = false;
 
   Counter* jobs_done = nullptr;
@@ -76,6 +78,7 @@ struct RouterAgent::Impl {
   void register_routes();
   void handle_chat(http::Request request, std::shared_ptr<http::Responder> responder);
   void handle_models(http::Request request, std::shared_ptr<http::Responder> responder);
+  std::map<std::string, std::size_t> models() const;
   void handle_jobs(http::Request request, std::shared_ptr<http::Responder> responder);
   std::optional<std::string> authenticate(const http::Request& request) const;
   void reply_to_client(const machine::Effect& effect);

@@ -8,6 +8,7 @@
 
 #include "agents/router/openai.h"
 #include "agents/router/router_agent_impl.h"
+#include "core/market/auction.h"
 #include "core/nostr/nip98.h"
 #include "core/protocol/protocol.h"
 #include "core/router/codec.h"
@@ -199,7 +200,9 @@ void RouterAgent::Impl::reply_to_client(const machine::Effect& effect) {
                            openai::error_json(message, code));
     }
   }
-  job_seconds->observe(static_cast<double>(wall_clock_ms() - job.received_at) / 1000.0);
+  UnixMillis elapsed = wall_clock_ms() - job.received_at;
+  job_seconds->observe(static_cast<double>(elapsed) / 1000.0);
+  if (config.on_job_finished && record) config.on_job_finished(*record, elapsed);
   pending.erase(it);
   if (last_state != protocol::Backpressure::normal && pending.size() * 2 < config.max_active_jobs)
     announce_status();
@@ -212,6 +215,10 @@ void RouterAgent::Impl::handle_models(http::Request request,
     responder->reply(401, "application/json", openai::error_json(*refused, "ERR_AUTH"));
     return;
   }
+  responder->reply(200, "application/json", openai::models_json(models()));
+}
+
+std::map<std::string, std::size_t> RouterAgent::Impl::models() const {
   std::map<std::string, std::size_t> models;  // model -> nodes offering it
   state->read([&](const machine::StateTxn& txn) {
     txn.scan(router::RouterMachine::kCaps, "", [&](std::string_view key, std::string_view) {
@@ -219,7 +226,7 @@ void RouterAgent::Impl::handle_models(http::Request request,
       return true;
     });
   });
-  responder->reply(200, "application/json", openai::models_json(models));
+  return models;
 }
 
 void RouterAgent::Impl::handle_jobs(http::Request request,
@@ -241,6 +248,13 @@ void RouterAgent::Impl::handle_jobs(http::Request request,
   if (jobs.size() > 100) jobs.resize(100);
   json out = json::array();
   for (const auto& j : jobs) {
+    // Bids the round's book holds (counted ones), to see how many bidders an auction had.
+    json bids = nullptr;
+    state->read([&](const machine::StateTxn& txn) {
+      std::string_view key(reinterpret_cast<const char*>(j.request.job_id.data()), 16);
+      if (auto book = txn.get(router::RouterMachine::kAuctions, key))
+        if (auto b = market::AuctionBook::decode(*book)) bids = b->bids.size();
+    });
     out.push_back(
         {{"job_id", j.request.job_id.hex()},
          {"model", j.request.model},
@@ -252,9 +266,14 @@ void RouterAgent::Impl::handle_jobs(http::Request request,
          {"rounds", j.rounds},
          {"created_at_ms", j.created_at},
          {"finished_at_ms", j.finished_at},
+         {"rfb_at_ms", j.rfb_at},
+         {"cleared_at_ms", j.cleared_at},
+         {"awarded_at_ms", j.awarded_at},
+         {"bid_window_ms", j.request.bid_window.value()},
          {"error",
           j.phase == router::JobPhase::failed ? std::string(protocol::to_string(j.error)) : ""},
-         {"reason", j.reason}});
+         {"reason", j.reason},
+         {"bids", bids}});
   }
   responder->reply(200, "application/json", json{{"jobs", out}}.dump());
 }

@@ -42,6 +42,8 @@ void StateRunner::append(std::vector<machine::Record> records, AppendDone then) 
           effects.insert(effects.end(), r.effects.begin(), r.effects.end());
         } else {
           refused_.inc();
+          if (r.status == machine::ApplyOutcome::Status::rejected)
+            spdlog::debug("record refused: {}", r.error);
         }
       }
       if (then) then(std::move(results));

@@ -64,8 +64,8 @@ Millis Load::p95() const {
 }
 
 std::span<const std::string_view> NodeMachine::tables() const {
-  static constexpr std::string_view names[] = {"reservations", "jobs",    "used_awards",
-                                               "load",         "running", "config"};
+  static constexpr std::string_view names[] = {"reservations", "jobs",   "used_awards", "load",
+                                               "running",      "config", "prices"};
   return names;
 }
 
@@ -94,6 +94,8 @@ class NodeMachine::Run {
         return startup();
       case kPolicySet:
         return txn_.put(kConfig, "policy", r.payload);
+      case kPriceAnnounced:
+        return price_announced(decode_or_throw<PriceAnnounced>(r));
       default:
         throw std::invalid_argument("unknown node record type " + std::to_string(r.type));
     }
@@ -186,18 +188,33 @@ class NodeMachine::Run {
         throw Refusal(invalid("the AWARD names no bid of ours"));
       if (!s.capacity_token || res->capacity_token != s.capacity_token)
         throw Refusal(invalid("the AWARD's capacity token is not our bid's"));
-      if (res->state == SlotState::used || res->state == SlotState::released)
+      // A reservation released because the job went to another node (or that award was taken
+      // back) still honours its bid until valid_until when a slot is free: the router's retry
+      // awards the next best bid of the same auction (nips/F-03, "Retry budget").
+      bool held = res->state != SlotState::released;
+      if (res->state == SlotState::used || now_ >= res->valid_until * 1000)
         throw Refusal(invalid("the reservation for this AWARD has lapsed"));
+      if (!held && l.free(p_.max_concurrency) == 0)
+        throw Refusal(make_error(ErrorCode::error, "busy: no free slot"));
       if (s.price > res->price) throw Refusal(invalid("the AWARD's price is above our bid"));
       res->state = SlotState::used;
       txn_.put(kReservations, key_of(*s.rfb_id), codec::encode(*res));
-      if (l.reserved > 0) --l.reserved;
+      if (held && l.reserved > 0) --l.reserved;
     } else {
-      // A posted-price award: the price must cover our current posted price, and a slot must be
-      // free right now.
+      // A posted-price award: the price must cover the PRICE it names (one of ours, still
+      // honoured, for this model and job type), and a slot must be free right now.
       auto model = p_.models.find(s.model);
       if (model == p_.models.end()) throw Refusal(invalid("we do not serve this model"));
-      auto surge = protocol::Surge::from_load(l.active, l.p95(), p_.surge_q, p_.surge_l);
+      if (!s.price_id) throw Refusal(invalid("the AWARD names neither a bid nor a PRICE of ours"));
+      auto announced_bytes = txn_.get(kPrices, key_of(*s.price_id));
+      if (!announced_bytes) throw Refusal(invalid("the AWARD names no PRICE of ours"));
+      auto announced = codec::decode<PriceAnnounced>(*announced_bytes);
+      if (!announced) throw std::runtime_error("corrupt PRICE record");
+      if (announced->model != s.model || announced->job_type != s.job_type)
+        throw Refusal(invalid("the AWARD's PRICE is for another model or job type"));
+      if (now_ - announced->at > static_cast<UnixMillis>(p_.price_honour.value()))
+        throw Refusal(invalid("the AWARD's PRICE is no longer honoured"));
+      auto surge = protocol::Surge::from_milli(announced->surge_milli);
       auto price =
           protocol::price_for_job(model->second.in_per_1k, model->second.out_per_1k,
                                   model->second.min, surge, s.input_tokens, s.max_output_tokens);
@@ -212,6 +229,22 @@ class NodeMachine::Run {
     txn_.put(kJobs, job_key(s.router, s.job_id), codec::encode(job));
     txn_.put(kUsedAwards, key_of(s.award_id), job_key(s.router, s.job_id));
     txn_.put(kRunning, job_key(s.router, s.job_id), "");
+  }
+
+  // Keeps the PRICE for posted-price awards, and lets go of those no longer honoured.
+  void price_announced(PriceAnnounced p) {
+    if (!protocol::Surge::from_milli(p.surge_milli).in_range())
+      throw Refusal(invalid("surge out of range"));
+    UnixMillis horizon = now_ - static_cast<UnixMillis>(p_.price_honour.value());
+    std::vector<std::string> lapsed;
+    txn_.scan(kPrices, "", [&](std::string_view key, std::string_view value) {
+      auto old = codec::decode<PriceAnnounced>(value);
+      if (!old || old->at < horizon) lapsed.emplace_back(key);
+      return true;
+    });
+    for (const auto& key : lapsed) txn_.erase(kPrices, key);
+    p.at = now_;
+    txn_.put(kPrices, key_of(p.price_id), codec::encode(p));
   }
 
   void job_finished(const JobFinished& f) {
@@ -339,6 +372,10 @@ machine::Record NodeMachine::record(const TimerFired& r, UnixMillis at) {
 }
 machine::Record NodeMachine::record(const Startup& r, UnixMillis at) {
   return make_record(kStartup, r, at);
+}
+
+machine::Record NodeMachine::record(const PriceAnnounced& r, UnixMillis at) {
+  return make_record(kPriceAnnounced, r, at);
 }
 
 machine::Record NodeMachine::record(const NodePolicy& r, UnixMillis at) {

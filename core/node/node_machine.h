@@ -50,26 +50,31 @@ struct NodePolicy {
   Millis bid_validity{10'000};        // how long a bid's reservation holds
   Millis eta{5'000};                  // promised time from AWARD to result
   std::uint32_t latency_window = 64;  // jobs in the p95 estimate
+  // How long a PRICE we announced is honoured for posted-price awards that name it. Routers see
+  // a PRICE only after the relays carried it, and surge moves with every job, so an award priced
+  // from the previous PRICE must not fail for that alone.
+  Millis price_honour{600'000};
   auto fields() const {
     return std::tie(self, models, max_concurrency, surge_q, surge_l, bid_validity, eta,
-                    latency_window);
+                    latency_window, price_honour);
   }
   auto fields() {
     return std::tie(self, models, max_concurrency, surge_q, surge_l, bid_validity, eta,
-                    latency_window);
+                    latency_window, price_honour);
   }
 };
 
 enum RecordType : std::uint16_t {
-  kRfbReceived = 1,   // a fresh, verified RFB for a model we serve
-  kBidSent = 2,       // the runtime signed the BID the machine asked for
-  kAwardSeen = 3,     // an AWARD on the relays (ours or someone else's)
-  kCancelSeen = 4,    // a CANCEL on the relays
-  kJobSubmitted = 5,  // a JOB_SUBMIT that passed the data plane's checks (nips/F-04 1-6, 8)
-  kJobFinished = 6,   // the runner finished (or failed) a job
-  kTimerFired = 7,    // a reservation lapsed
-  kStartup = 8,       // the node (re)started: jobs it was running are lost
-  kPolicySet = 9,     // the policy in force from now on (NodePolicy)
+  kRfbReceived = 1,      // a fresh, verified RFB for a model we serve
+  kBidSent = 2,          // the runtime signed the BID the machine asked for
+  kAwardSeen = 3,        // an AWARD on the relays (ours or someone else's)
+  kCancelSeen = 4,       // a CANCEL on the relays
+  kJobSubmitted = 5,     // a JOB_SUBMIT that passed the data plane's checks (nips/F-04 1-6, 8)
+  kJobFinished = 6,      // the runner finished (or failed) a job
+  kTimerFired = 7,       // a reservation lapsed
+  kStartup = 8,          // the node (re)started: jobs it was running are lost
+  kPolicySet = 9,        // the policy in force from now on (NodePolicy)
+  kPriceAnnounced = 10,  // the runtime signed a PRICE (posted-price awards name it)
 };
 
 enum EffectType : std::uint16_t {
@@ -165,6 +170,15 @@ struct TimerFired {
   auto fields() { return std::tie(rfb_id); }
 };
 
+struct PriceAnnounced {
+  EventId price_id;
+  std::string model, job_type;
+  std::uint32_t surge_milli = protocol::Surge::kScale;  // the surge in that PRICE
+  UnixMillis at = 0;                                    // set by the reducer: the record's time
+  auto fields() const { return std::tie(price_id, model, job_type, surge_milli, at); }
+  auto fields() { return std::tie(price_id, model, job_type, surge_milli, at); }
+};
+
 struct Startup {
   std::uint64_t pid = 0;
   auto fields() const { return std::tie(pid); }
@@ -255,6 +269,7 @@ class NodeMachine final : public machine::Machine {
     kLoad = 3,          // "load" -> Load
     kRunning = 4,       // router ‖ job id -> "" while the job runs
     kConfig = 5,        // "policy" -> NodePolicy
+    kPrices = 6,        // PRICE id -> PriceAnnounced, while honoured
   };
 
   std::string_view name() const override { return "node"; }
@@ -273,6 +288,7 @@ class NodeMachine final : public machine::Machine {
   static machine::Record record(const JobFinished& r, UnixMillis at);
   static machine::Record record(const TimerFired& r, UnixMillis at);
   static machine::Record record(const Startup& r, UnixMillis at);
+  static machine::Record record(const PriceAnnounced& r, UnixMillis at);
   static machine::Record record(const NodePolicy& r, UnixMillis at);
 
  private:

@@ -149,17 +149,16 @@ struct StatusReceived {
 };
 
 struct BidReceived {
-  market::BidOffer bid;
-  Msat min;  // the bid's min_msat (for metering)
+  market::BidOffer bid;  // bid.min is the bid's min_msat (METERING's floor)
   auto fields() const {
     return std::tie(bid.bid_id, bid.bidder, bid.addressee, bid.rfb_ref, bid.job_id, bid.price,
                     bid.in_per_1k, bid.out_per_1k, bid.eta, bid.endpoint, bid.capacity_token,
-                    bid.valid_until, bid.received_at, min);
+                    bid.valid_until, bid.received_at, bid.min);
   }
   auto fields() {
     return std::tie(bid.bid_id, bid.bidder, bid.addressee, bid.rfb_ref, bid.job_id, bid.price,
                     bid.in_per_1k, bid.out_per_1k, bid.eta, bid.endpoint, bid.capacity_token,
-                    bid.valid_until, bid.received_at, min);
+                    bid.valid_until, bid.received_at, bid.min);
   }
 };
 

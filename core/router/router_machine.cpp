@@ -72,8 +72,8 @@ std::string_view to_string(JobPhase p) {
 }
 
 std::span<const std::string_view> RouterMachine::tables() const {
-  static constexpr std::string_view names[] = {"jobs",   "active", "auctions", "rfbs", "caps",
-                                               "prices", "status", "peers",    "spend"};
+  static constexpr std::string_view names[] = {"jobs",   "active", "auctions", "rfbs",  "caps",
+                                               "prices", "status", "peers",    "spend", "config"};
   return names;
 }
 
@@ -165,6 +165,7 @@ class RouterMachine::Run {
         now_,        job->request.bid_window};
     job->rfb_id = ev.event_id;
     job->phase = JobPhase::bidding;
+    job->rfb_at = now_;
     txn_.put(kAuctions, key_of(job->request.job_id), book.encode());
     txn_.put(kRfbs, key_of(ev.event_id), key_of(job->request.job_id));
     publish(ev);
@@ -199,6 +200,7 @@ class RouterMachine::Run {
         auto book = load_auction(t.job_id);
         if (!book) return;
         auto winner = book->clear(now_, p_.auction);
+        job->cleared_at = now_;
         txn_.put(kAuctions, key_of(t.job_id), book->encode());
         if (winner) {
           award_bid(*job, *winner);
@@ -265,6 +267,7 @@ class RouterMachine::Run {
     if (!job || job->phase != JobPhase::composing_award || ev.attempt != job->attempts) return;
     job->award_id = ev.event_id;
     job->phase = JobPhase::dispatching;
+    job->awarded_at = now_;
     // A posted-price award travels only with the job; an auction's is published so the losers
     // learn the outcome (nips/F-03).
     if (!job->posted) {

@@ -73,6 +73,9 @@ struct JobState {
   protocol::ProtocolError error = protocol::ProtocolError::internal;
   std::string reason;
   UnixMillis finished_at = 0;
+  // Step times of the current round and attempt (record times), for operators and benchmarks:
+  // the RFB sent, its bid window cleared, the AWARD sent (its job dispatched).
+  UnixMillis rfb_at = 0, cleared_at = 0, awarded_at = 0;
 
   bool terminal() const {
     return phase == JobPhase::done || phase == JobPhase::failed || phase == JobPhase::cancelled;
@@ -80,12 +83,14 @@ struct JobState {
   auto fields() const {
     return std::tie(request, phase, created_at, rounds, attempts, posted, node, endpoint, price,
                     in_per_1k, out_per_1k, min, eta, rfb_id, bid_id, price_id, award_id,
-                    capacity_token, tried, error, reason, finished_at);
+                    capacity_token, tried, error, reason, finished_at, rfb_at, cleared_at,
+                    awarded_at);
   }
   auto fields() {
     return std::tie(request, phase, created_at, rounds, attempts, posted, node, endpoint, price,
                     in_per_1k, out_per_1k, min, eta, rfb_id, bid_id, price_id, award_id,
-                    capacity_token, tried, error, reason, finished_at);
+                    capacity_token, tried, error, reason, finished_at, rfb_at, cleared_at,
+                    awarded_at);
   }
 };
 

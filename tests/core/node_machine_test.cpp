@@ -209,6 +209,27 @@ TEST(NodeMachine, PostedPriceAwardsNeedTheirPriceAndAFreeSlot) {
   s.job_type = "chat";
   s.input_tokens = 100;
   s.max_output_tokens = 100;
+  s.price = Msat{300};
+  EXPECT_EQ(h.push(NodeMachine::record(s, kT0)).error, "invalid: the AWARD names no PRICE of ours");
+  // The PRICE the award names, announced at surge 1.0, and a later one at surge 2.0: an award on
+  // the first keeps its price while the first is honoured.
+  ASSERT_EQ(h.push(NodeMachine::record(PriceAnnounced{id(0x48), "tiny", "chat", 1000, 0}, kT0 - 5))
+                .status,
+            Status::applied);
+  ASSERT_EQ(h.push(NodeMachine::record(PriceAnnounced{id(0x4b), "tiny", "chat", 2000, 0}, kT0 - 1))
+                .status,
+            Status::applied);
+  auto wrong_type = s;
+  wrong_type.job_type = "embed";
+  EXPECT_EQ(h.push(NodeMachine::record(wrong_type, kT0)).error,
+            "invalid: the AWARD's PRICE is for another model or job type");
+  auto lapsed = s;
+  EXPECT_EQ(h.push(NodeMachine::record(lapsed, kT0 + 600'001)).error,
+            "invalid: the AWARD's PRICE is no longer honoured");
+  auto doubled = s;
+  doubled.price_id = id(0x4b);
+  EXPECT_EQ(h.push(NodeMachine::record(doubled, kT0)).error,
+            "invalid: the AWARD's price is below our posted price");
   s.price = Msat{299};
   EXPECT_EQ(h.push(NodeMachine::record(s, kT0)).error,
             "invalid: the AWARD's price is below our posted price");
@@ -240,3 +261,10 @@ TEST(NodeMachine, RestartLosesRunningJobs) {
 
 }  // namespace
 }  // namespace fedai::node
+
+// The store opens one LMDB table per name; a table the reducer uses without a name is an error
+// only a real store finds.
+TEST(NodeMachine, NamesEveryTableItUses) {
+  EXPECT_EQ(fedai::node::NodeMachine{}.tables().size(),
+            std::size_t{fedai::node::NodeMachine::kPrices} + 1);
+}

@@ -511,3 +511,10 @@ TEST(RouterMachine, ReplayOfRandomSessionsIsDeterministic) {
 
 }  // namespace
 }  // namespace fedai::router
+
+// The store opens one LMDB table per name; a table the reducer uses without a name is an error
+// only a real store finds (the policy table once was).
+TEST(RouterMachine, NamesEveryTableItUses) {
+  EXPECT_EQ(fedai::router::RouterMachine{}.tables().size(),
+            std::size_t{fedai::router::RouterMachine::kConfig} + 1);
+}
