@@ -329,6 +329,7 @@ void NodeAgent::Impl::announce_all() {
   UnixSeconds now = now_seconds();
   node::Load l = load();
   auto surge = protocol::Surge::from_load(l.active, l.p95(), config.surge_q, config.surge_l);
+  announced_surge_milli = surge.milli();
   for (const auto& [model, offer] : config.models) {
     protocol::CapsAnnounce caps;
     caps.instance = config.instance;

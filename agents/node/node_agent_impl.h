@@ -42,6 +42,7 @@ struct NodeAgent::Impl {
   PeerRateLimiter rate_limiter{50, 100};
   protocol::Backpressure last_state = protocol::Backpressure::normal;
   AnnounceClock announce_clock;  // strictly increasing created_at per coordinate
+  std::uint32_t announced_surge_milli = protocol::Surge::kScale;  // in the last PRICE
   Counter* jobs_done = nullptr;
   Counter* jobs_failed = nullptr;
   Counter* jobs_refused = nullptr;

@@ -231,9 +231,15 @@ void NodeAgent::Impl::run_job(std::shared_ptr<dataplane::VerifiedSubmit> verifie
   }
 }
 
-// STATUS "on change" (nips/F-02): when the load moves between NORMAL, BUSY and SATURATED.
+// STATUS "on change" (nips/F-02): when the load moves between NORMAL, BUSY and SATURATED; PRICE
+// (with CAPS and STATUS) when the surge moved by 0.1 or more since the last PRICE.
 void NodeAgent::Impl::maybe_announce_load() {
   node::Load l = load();
+  auto surge = protocol::Surge::from_load(l.active, l.p95(), config.surge_q, config.surge_l);
+  std::uint32_t moved = surge.milli() > announced_surge_milli
+                            ? surge.milli() - announced_surge_milli
+                            : announced_surge_milli - surge.milli();
+  if (moved >= 100) return announce_all();
   std::uint32_t free = l.free(config.max_concurrency);
   auto now_state = free == 0                                ? protocol::Backpressure::saturated
                    : l.active * 2 >= config.max_concurrency ? protocol::Backpressure::busy
