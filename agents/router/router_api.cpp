@@ -186,18 +186,24 @@ void RouterAgent::Impl::reply_to_client(const machine::Effect& effect) {
     }
   } else {
     jobs_failed->inc();
+    // The reason may already carry its prefix (a node's refusal, passed on): not twice.
+    std::string prefix = protocol::nip01_prefix(reply->error)
+                             ? std::string(prefix_of(*protocol::nip01_prefix(reply->error)))
+                             : "error";
     std::string message =
-        protocol::nip01_prefix(reply->error)
-            ? std::string(prefix_of(*protocol::nip01_prefix(reply->error))) + ": " + reply->reason
-            : "error: " + reply->reason;
+        reply->reason.starts_with(prefix + ":") ? reply->reason : prefix + ": " + reply->reason;
     std::string code(protocol::to_string(reply->error));
+    // A refusal by the nodes the job went to is no fault of the client's request: 502.
+    int http_status = openai::http_status_for(reply->error);
+    if (reply->attempt > 0 && http_status >= 400 && http_status < 500 && http_status != 402 &&
+        http_status != 422)
+      http_status = 502;
     if (job.streaming_started) {
       job.responder->send_event("", openai::error_json(message, code));
       job.responder->send_event("", "[DONE]");
       job.responder->end_stream();
     } else {
-      job.responder->reply(openai::http_status_for(reply->error), "application/json",
-                           openai::error_json(message, code));
+      job.responder->reply(http_status, "application/json", openai::error_json(message, code));
     }
   }
   UnixMillis elapsed = wall_clock_ms() - job.received_at;

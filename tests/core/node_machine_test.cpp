@@ -149,6 +149,54 @@ TEST(NodeMachine, LostAwardsAndCancelsReleaseTheSlot) {
   EXPECT_EQ(h.load().reserved, 0u);
 }
 
+// The router's retry awards the next best bid of the same auction after this node saw the first
+// winner's AWARD and released its slot: the bid is still honoured while it is valid and a slot is
+// free (nips/F-03, retry budget); not after valid_until, nor with every slot taken.
+TEST(NodeMachine, AReleasedBidIsHonouredForARetryWhileValid) {
+  Harness h(policy(1));
+  auto token = h.bid_on(1, kT0);
+  h.push(NodeMachine::record(AwardSeen{id(0x50, 1), kRouter, kOther, id(0x40, 1)}, kT0 + 100));
+  ASSERT_EQ(h.reservation(id(0x40, 1))->state, SlotState::released);
+  EXPECT_EQ(h.load().reserved, 0u);
+
+  // Past valid_until (10 s bid validity): refused.
+  auto late = h.submit(1, token);
+  auto r = h.push(NodeMachine::record(late, kT0 + 12'000));
+  EXPECT_EQ(r.status, Status::rejected);
+  EXPECT_TRUE(r.error.starts_with("invalid:")) << r.error;
+
+  // Every slot taken by a posted-price job: busy.
+  ASSERT_EQ(
+      h.push(NodeMachine::record(PriceAnnounced{id(0x48), "tiny", "chat", 1000, 0}, kT0)).status,
+      Status::applied);
+  JobSubmitted posted;
+  posted.submit_id = id(0x46);
+  posted.award_id = id(0x47);
+  posted.router = kRouter;
+  posted.job_id.bytes.fill(9);
+  posted.price_id = id(0x48);
+  posted.model = "tiny";
+  posted.job_type = "chat";
+  posted.input_tokens = 100;
+  posted.max_output_tokens = 100;
+  posted.price = Msat{300};
+  ASSERT_EQ(h.push(NodeMachine::record(posted, kT0 + 200)).status, Status::applied);
+  r = h.push(NodeMachine::record(h.submit(1, token), kT0 + 300));
+  EXPECT_EQ(r.error, "error: busy: no free slot");
+
+  // The slot frees up: the retry is taken, once.
+  h.push(NodeMachine::record(
+      JobFinished{kRouter, posted.job_id, true, 100, 80, Millis{100}, Msat{280}}, kT0 + 400));
+  EXPECT_EQ(h.push(NodeMachine::record(h.submit(1, token), kT0 + 500)).status, Status::applied);
+  EXPECT_EQ(h.load().active, 1u);
+  EXPECT_EQ(h.load().reserved, 0u);
+  auto again = h.submit(1, token);
+  again.submit_id = id(0x44, 1);
+  again.award_id = id(0x45, 1);
+  r = h.push(NodeMachine::record(again, kT0 + 600));
+  EXPECT_EQ(r.status, Status::rejected);
+}
+
 TEST(NodeMachine, ReservationLapses) {
   Harness h;
   h.bid_on(1, kT0);
