@@ -40,7 +40,7 @@ Event make_award(const Keypair& router, const PublicKey& node, const JobSpec& sp
   if (spec.posted_price) {
     EventId price_id;
     price_id.bytes.fill(0x33);
-    a.basis = protocol::PostedPriceBasis{price_id};
+    a.basis = protocol::PostedPriceBasis{spec.price_id.value_or(price_id)};
   } else {
     EventId rfb, bid;
     rfb.bytes.fill(0x11);

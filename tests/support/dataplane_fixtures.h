@@ -31,8 +31,9 @@ struct JobSpec {
   protocol::Tokens max_output_tokens = 64;
   bool stream = false;
   bool posted_price = false;
-  UnixSeconds now = 1767225600;   // created_at of both events
-  UnixSeconds submit_by_in = 30;  // submit_by = now + this
+  std::optional<EventId> price_id;  // a posted-price AWARD's PRICE (default: a made-up id)
+  UnixSeconds now = 1767225600;     // created_at of both events
+  UnixSeconds submit_by_in = 30;    // submit_by = now + this
 };
 
 struct SignedJob {
