@@ -102,7 +102,9 @@ Status NodeAgent::Impl::start() {
 
   // State.
   policy = make_policy();
-  auto s = store::MachineStore::open({config.db, std::size_t{4} << 30, config.durable}, machine);
+  store::MachineStoreOptions store_options{config.db, std::size_t{4} << 30, config.durable};
+  store_options.inline_when_idle = true;  // without fsync, an idle writer commits on our thread
+  auto s = store::MachineStore::open(store_options, machine);
   if (!s)
     return make_error(ErrorCode::error,
                       "cannot open the node database at " + config.db + ": " + s.error().message);
@@ -149,6 +151,7 @@ void NodeAgent::Impl::stop() {
   }
   loop.post([&] {
     if (announce_timer) announce_timer->cancel();
+    if (change_timer) change_timer->cancel();
     if (status_timer) status_timer->cancel();
     if (state) state->stop();
     if (server) server->stop();

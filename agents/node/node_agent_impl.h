@@ -50,6 +50,12 @@ struct NodeAgent::Impl {
   std::vector<std::string> models;
   node::NodePolicy policy;
   std::shared_ptr<boost::asio::steady_timer> announce_timer, status_timer;
+  // Announcements on change go out at most once a second, the last change always (a trailing
+  // one): under load the state flips with every job, and each announcement is signed, relayed
+  // and verified by every router.
+  std::shared_ptr<boost::asio::steady_timer> change_timer;
+  std::chrono::steady_clock::time_point last_change_announce{};
+  bool change_pending = false;
   bool stopping = false;
 
   // node_agent.cpp
@@ -77,6 +83,7 @@ struct NodeAgent::Impl {
                std::shared_ptr<http::Responder> responder, dataplane::Rates rates,
                std::string model, UnixMillis accepted_at);
   void maybe_announce_load();
+  void announce_change();
 };
 
 }  // namespace fedai::agents

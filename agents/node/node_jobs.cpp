@@ -232,19 +232,35 @@ void NodeAgent::Impl::run_job(std::shared_ptr<dataplane::VerifiedSubmit> verifie
 }
 
 // STATUS "on change" (nips/F-02): when the load moves between NORMAL, BUSY and SATURATED; PRICE
-// (with CAPS and STATUS) when the surge moved by 0.1 or more since the last PRICE.
+// (with CAPS and STATUS) when the surge moved by 0.1 or more since the last PRICE. At most once
+// a second: a change inside the second is announced when it ends, as things stand then.
 void NodeAgent::Impl::maybe_announce_load() {
+  if (change_pending) return;  // the trailing announcement will look
+  auto since = std::chrono::steady_clock::now() - last_change_announce;
+  if (since >= std::chrono::seconds(1)) return announce_change();
+  change_pending = true;
+  if (!change_timer) change_timer = std::make_shared<boost::asio::steady_timer>(loop.strand());
+  change_timer->expires_after(std::chrono::seconds(1) - since);
+  change_timer->async_wait([this](const boost::system::error_code& ec) {
+    change_pending = false;
+    if (!ec && !stopping) announce_change();
+  });
+}
+
+void NodeAgent::Impl::announce_change() {
   node::Load l = load();
   auto surge = protocol::Surge::from_load(l.active, l.p95(), config.surge_q, config.surge_l);
   std::uint32_t moved = surge.milli() > announced_surge_milli
                             ? surge.milli() - announced_surge_milli
                             : announced_surge_milli - surge.milli();
-  if (moved >= 100) return announce_all();
   std::uint32_t free = l.free(config.max_concurrency);
   auto now_state = free == 0                                ? protocol::Backpressure::saturated
                    : l.active * 2 >= config.max_concurrency ? protocol::Backpressure::busy
                                                             : protocol::Backpressure::normal;
-  if (now_state != last_state) announce_status();
+  if (moved < 100 && now_state == last_state) return;
+  last_change_announce = std::chrono::steady_clock::now();
+  if (moved >= 100) return announce_all();
+  announce_status();
 }
 
 }  // namespace fedai::agents

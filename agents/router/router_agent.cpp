@@ -66,7 +66,9 @@ Status RouterAgent::Impl::start() {
   if (auto st = server->start(); !st) return st;
   base_url = config.public_url.empty() ? server->url() : config.public_url;
 
-  auto s = store::MachineStore::open({config.db, std::size_t{4} << 30, config.durable}, machine);
+  store::MachineStoreOptions store_options{config.db, std::size_t{4} << 30, config.durable};
+  store_options.inline_when_idle = true;  // without fsync, an idle writer commits on our thread
+  auto s = store::MachineStore::open(store_options, machine);
   if (!s)
     return make_error(ErrorCode::error,
                       "cannot open the router database at " + config.db + ": " + s.error().message);

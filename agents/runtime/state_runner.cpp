@@ -99,9 +99,9 @@ void StateRunner::at(UnixMillis when, std::function<void()> fn) {
   auto timer = std::make_shared<boost::asio::steady_timer>(loop_.strand());
   UnixMillis delay = std::max<UnixMillis>(0, when - wall_clock_ms());
   timer->expires_after(std::chrono::milliseconds(delay));
-  timers_.push_back(timer);
+  timers_.insert(timer);
   timer->async_wait([this, timer, fn = std::move(fn)](const boost::system::error_code& ec) {
-    std::erase(timers_, timer);
+    timers_.erase(timer);
     if (!ec && !stopped_) fn();
   });
 }

@@ -15,6 +15,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "agents/runtime/agent_loop.h"
@@ -62,7 +63,9 @@ class StateRunner {
   store::MachineStore& store_;
   std::map<std::uint16_t, EffectHandler> handlers_;
   std::set<std::string> in_flight_;
-  std::vector<std::shared_ptr<boost::asio::steady_timer>> timers_;
+  // Armed timers (a posted job keeps its dispatch deadline armed for a minute: thousands under
+  // load), so a hash set rather than a list.
+  std::unordered_set<std::shared_ptr<boost::asio::steady_timer>> timers_;
   bool stopped_ = false;
   Counter& appended_;
   Counter& refused_;

@@ -20,6 +20,7 @@ Env::Env(const Options& options) {
     // to another thread and many short readers don't exhaust the reader table.
     unsigned flags = MDB_NOTLS;
     if (!options.sync) flags |= MDB_NOSYNC;
+    if (options.write_map) flags |= MDB_WRITEMAP;
     int rc = mdb_env_open(env_, options.path.c_str(), flags, 0600);
     if (rc != MDB_SUCCESS) throw LmdbError("cannot open LMDB environment " + options.path, rc);
   } catch (...) {

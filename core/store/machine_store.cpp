@@ -94,7 +94,9 @@ bool decode_record(std::string_view bytes, machine::Record& out) {
 class MachineStore::Impl {
  public:
   Impl(const MachineStoreOptions& opts, const machine::Machine& machine)
-      : options(opts), env(lmdb::Env::Options{opts.path, opts.map_size, 300, 256, opts.sync}) {
+      : options(opts),
+        env(lmdb::Env::Options{opts.path, opts.map_size, 300, 256, opts.sync,
+                               opts.inline_when_idle && !opts.sync}) {
     Txn txn = Txn::begin_write(env);
     log = txn.open_db("log");
     meta = txn.open_db("meta");
@@ -152,9 +154,20 @@ MachineStore::~MachineStore() {
 
 void MachineStore::append_async(std::vector<machine::Record> records, Done done) {
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     if (stopping_) throw std::logic_error("append after the store began to close");
-    queue_.push_back(Pending{std::move(records), std::move(done)});
+    if (impl_->options.inline_when_idle && !impl_->options.sync && !committing_ && queue_.empty()) {
+      committing_ = true;
+      lock.unlock();
+      std::deque<Pending> batch;
+      batch.push_back(Pending{std::move(records), std::move(done)});
+      commit(batch);
+      lock.lock();
+      committing_ = false;
+      if (queue_.empty()) return;
+    } else {
+      queue_.push_back(Pending{std::move(records), std::move(done)});
+    }
   }
   wake_.notify_one();
 }
@@ -173,7 +186,7 @@ void MachineStore::writer_loop() {
     std::deque<Pending> batch;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      wake_.wait(lock, [&] { return (stopping_ || !queue_.empty()) && !committing_; });
       if (queue_.empty()) return;  // stopping, and everything queued was written
       std::size_t records = 0;
       while (!queue_.empty() && (batch.empty() || records + queue_.front().records.size() <=
@@ -182,7 +195,18 @@ void MachineStore::writer_loop() {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      committing_ = true;
     }
+    commit(batch);
+    {
+      std::lock_guard lock(mutex_);
+      committing_ = false;
+    }
+  }
+}
+
+void MachineStore::commit(std::deque<Pending>& batch) {
+  {
     std::vector<std::vector<AppendResult>> results(batch.size());
     std::uint64_t seq = impl_->next_seq;
     try {
@@ -293,8 +317,8 @@ std::vector<std::pair<std::string, std::uint64_t>> MachineStore::table_sizes() c
   Txn txn = Txn::begin_read(impl_->env);
   auto names = machine_.tables();
   for (const auto& [id, dbi] : impl_->dbis) {
-    std::string name = id < names.size() ? std::string(names[id])
-                                         : std::string(machine::framework_table_name(id));
+    std::string name =
+        id < names.size() ? std::string(names[id]) : std::string(machine::framework_table_name(id));
     out.emplace_back(name, txn.entries(dbi));
   }
   return out;

@@ -302,14 +302,48 @@ std::string random_token(std::size_t bytes) {
   return out;
 }
 
+namespace {
+
+// Whether a file holds `needle`, reading only its data: LMDB files mapped writable are sparse
+// and as large as the map (gigabytes of holes), so holes are skipped (SEEK_DATA / SEEK_HOLE).
+// Each extent is read with needle.size() - 1 bytes of overlap into the next.
+bool file_contains(const std::string& path, std::string_view needle) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  ::fstat(fd, &st);
+  bool found = false;
+  std::string chunk;
+  off_t pos = 0;
+  while (!found && pos < st.st_size) {
+    off_t data = ::lseek(fd, pos, SEEK_DATA);
+    if (data < 0) break;  // no more data
+    off_t hole = ::lseek(fd, data, SEEK_HOLE);
+    if (hole < 0) hole = st.st_size;
+    for (off_t at = data; at < hole && !found;) {
+      std::size_t want = static_cast<std::size_t>(std::min<off_t>(hole - at, 1 << 20));
+      chunk.resize(want + needle.size());
+      ssize_t got = ::pread(fd, chunk.data(), want + needle.size() - 1, at);
+      if (got <= 0) break;
+      chunk.resize(static_cast<std::size_t>(got));
+      found = chunk.find(needle) != std::string::npos;
+      at += static_cast<off_t>(want);
+    }
+    pos = hole;
+  }
+  ::close(fd);
+  return found;
+}
+
+}  // namespace
+
 std::vector<std::string> files_containing(const std::string& dir, std::string_view needle) {
   std::vector<std::string> out;
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
        it.increment(ec)) {
     if (!it->is_regular_file(ec)) continue;
-    if (read_file(it->path().string()).find(needle) != std::string::npos)
-      out.push_back(it->path().string());
+    if (file_contains(it->path().string(), needle)) out.push_back(it->path().string());
   }
   return out;
 }

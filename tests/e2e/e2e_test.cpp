@@ -457,6 +457,8 @@ TEST_F(E2eLlama, APromptCanaryAppearsInNoLogAndNoRelayDatabase) {
   // hold the plain prompt either. Nor may any other file in the test's folder.
   EXPECT_EQ(files_containing(cluster.dir().path(), canary), std::vector<std::string>{})
       << "the prompt was written to disk";
+  // The control: the agents' databases (sparse when mapped writable) are read too.
+  EXPECT_FALSE(files_containing(cluster.dir().path() + "/router-db", "tiny").empty());
 }
 
 // ---- 6. The same flow over the independent npm relay ------------------------------------------
