@@ -46,8 +46,9 @@ std::vector<machine::Record> make_records(std::size_t n, std::uint64_t seed) {
 void BM_RawLmdbPut(benchmark::State& state) {
   const auto batch = static_cast<std::size_t>(state.range(0));
   const bool sync = state.range(1) != 0;
+  const bool write_map = state.range(2) != 0;  // as the agents open it without fsync
   std::string dir = bench_dir("raw");
-  lmdb::Env env({dir, std::size_t{8} << 30, 4, 16, sync});
+  lmdb::Env env({dir, std::size_t{8} << 30, 4, 16, sync, write_map});
   MDB_dbi dbi;
   {
     auto txn = lmdb::Txn::begin_write(env);
@@ -71,7 +72,14 @@ void BM_RawLmdbPut(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(batch));
   std::filesystem::remove_all(dir);
 }
-BENCHMARK(BM_RawLmdbPut)->Args({64, 0})->Args({64, 1})->Args({1024, 0})->UseRealTime();
+// Args: records per transaction, fsync, writable map (the agents' non-durable configuration).
+BENCHMARK(BM_RawLmdbPut)
+    ->Args({64, 0, 0})
+    ->Args({64, 1, 0})
+    ->Args({1024, 0, 0})
+    ->Args({64, 0, 1})
+    ->Args({1024, 0, 1})
+    ->UseRealTime();
 
 // The state machine: log put + reducer + projections + seen/outbox bookkeeping, one group commit
 // per `batch` records.
@@ -80,7 +88,11 @@ void BM_MachineAppend(benchmark::State& state) {
   const bool sync = state.range(1) != 0;
   std::string dir = bench_dir("machine");
   LedgerMachine m;
-  auto s = store::MachineStore::open({dir, std::size_t{8} << 30, sync}, m);
+  store::MachineStoreOptions options{dir, std::size_t{8} << 30, sync};
+  // The agents' non-durable configuration: commit on the caller's thread when the writer is
+  // idle, writable map.
+  options.inline_when_idle = state.range(2) != 0;
+  auto s = store::MachineStore::open(options, m);
   if (!s) {
     state.SkipWithError(s.error().to_string().c_str());
     return;
@@ -98,7 +110,13 @@ void BM_MachineAppend(benchmark::State& state) {
   s->reset();
   std::filesystem::remove_all(dir);
 }
-BENCHMARK(BM_MachineAppend)->Args({64, 0})->Args({64, 1})->Args({1024, 0})->UseRealTime();
+BENCHMARK(BM_MachineAppend)
+    ->Args({64, 0, 0})
+    ->Args({64, 1, 0})
+    ->Args({1024, 0, 0})
+    ->Args({64, 0, 1})
+    ->Args({1024, 0, 1})
+    ->UseRealTime();
 
 // A store with 1M records, built once for the replay and restart benchmarks.
 const std::string& million_record_store() {
