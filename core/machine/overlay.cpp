@@ -5,7 +5,14 @@ namespace fedai::machine {
 std::optional<std::string> Overlay::get(TableId table, std::string_view key) const {
   auto it = writes_.find(KeyRef(table, key));
   if (it != writes_.end()) return it->second;
-  return base_.get(table, key);
+  // The base doesn't change while the overlay lives (writes go to writes_ until commit), so
+  // what it said once holds: hot keys (a peer, the load, the policy) are read from LMDB once
+  // per group commit rather than once per record.
+  auto cached = reads_.find(KeyRef(table, key));
+  if (cached != reads_.end()) return cached->second;
+  auto value = base_.get(table, key);
+  reads_.emplace(Key(table, std::string(key)), value);
+  return value;
 }
 
 void Overlay::journal(const Key& key) {
@@ -88,6 +95,7 @@ std::vector<Effect> Overlay::commit() {
       base_.erase(key.first, key.second);
   }
   writes_.clear();
+  reads_.clear();  // the base changed
   undo_.clear();
   effects_at_mark_ = 0;
   return std::exchange(effects_, {});
@@ -95,6 +103,7 @@ std::vector<Effect> Overlay::commit() {
 
 void Overlay::discard() {
   writes_.clear();
+  reads_.clear();
   undo_.clear();
   effects_.clear();
   effects_at_mark_ = 0;

@@ -62,7 +62,8 @@ class Overlay final : public StateTxn {
   void journal(const Key& key);
 
   TableStore& base_;
-  std::map<Key, std::optional<std::string>, KeyLess> writes_;  // nullopt: erased
+  std::map<Key, std::optional<std::string>, KeyLess> writes_;         // nullopt: erased
+  mutable std::map<Key, std::optional<std::string>, KeyLess> reads_;  // the base's answers
   std::vector<Effect> effects_;
   // Since mark(): each key's entry in writes_ before its first change (outer nullopt: absent).
   bool marked_ = false;

@@ -219,7 +219,8 @@ void MachineStore::commit(std::deque<Pending>& batch) {
           AppendResult r{outcome.status, 0, std::move(outcome.error), std::move(outcome.effects)};
           if (r.status == machine::ApplyOutcome::Status::applied) {
             r.seq = seq;
-            txn.put(impl_->log, seq_key(seq), encode_record(record));
+            // Sequence keys only grow: MDB_APPEND skips the B-tree search.
+            txn.put(impl_->log, seq_key(seq), encode_record(record), MDB_APPEND);
             ++seq;
           }
           results[i].push_back(std::move(r));
