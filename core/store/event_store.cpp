@@ -161,7 +161,8 @@ class LmdbEventStore final : public EventStore {
     txn.commit();
   }
 
-  std::vector<WriteResult> write(std::span<const Event> events, UnixSeconds now) override {
+  std::vector<WriteResult> write(std::span<const Event> events, UnixSeconds now,
+                                 const Decided& decided) override {
     std::vector<WriteResult> results;
     results.reserve(events.size());
     Txn txn = Txn::begin_write(env_);
@@ -175,6 +176,7 @@ class LmdbEventStore final : public EventStore {
       lmdb::put_be64(v, next);
       txn.put(meta_, "next_seq", v);
     }
+    if (decided) decided(results);
     txn.commit();
     return results;
   }

@@ -83,8 +83,12 @@ class EventStore {
   static Result<std::unique_ptr<EventStore>> open(const EventStoreOptions& options);
   virtual ~EventStore() = default;
 
-  // Stores verified events in one transaction; one result per event, in order.
-  virtual std::vector<WriteResult> write(std::span<const Event> events, UnixSeconds now) = 0;
+  // Stores verified events in one transaction; one result per event, in order. `decided`, when
+  // given, hears the results once every event is decided and before the transaction commits
+  // (with sync, before its fsync): the relay fans accepted events out while the disk works.
+  using Decided = std::function<void(std::span<const WriteResult>)>;
+  virtual std::vector<WriteResult> write(std::span<const Event> events, UnixSeconds now,
+                                         const Decided& decided = {}) = 0;
 
   // Calls `sink` with each stored event matching any filter, serialized as on the wire, in NIP-01
   // order, each event once. `sink` returns false to stop early.

@@ -81,7 +81,9 @@ void Fanout::handle(FanoutItem& item) {
             for (std::size_t i = 0; i < m.events.size(); ++i) publish(m.events[i], m.json[i]);
             metrics_.fanout_seconds.observe(
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+            if (m.batch) pending_.emplace(m.batch, std::move(m));
           },
+          [&](FanCommitted& m) { pending_.erase(m.batch); },
           [&](FanEphemeral& m) {
             if (!recent_ephemeral_.insert(m.event.id)) {
               metrics_.event(m.event.kind, EventOutcome::duplicate);
@@ -127,6 +129,10 @@ void Fanout::subscribe(FanSubscribe& m) {
   }
   by_conn_[m.conn].push_back(m.serial);
   subs_.emplace(m.serial, std::move(sub));
+  // Events fanned out before their commit: this subscription's query may not see them yet.
+  for (const auto& [batch, stored] : pending_)
+    for (std::size_t i = 0; i < stored.events.size(); ++i)
+      if (matches_any(raw->filters, stored.events[i])) deliver(*raw, stored.json[i]);
 }
 
 void Fanout::unsubscribe(SubSerial serial) {

@@ -10,6 +10,7 @@
 // a bounded cache of recent ids, answered with OK and fanned out, never stored.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <thread>
 #include <unordered_map>
@@ -67,6 +68,7 @@ class Fanout {
   std::unordered_map<Kind, std::vector<LiveSub*>> by_kind_;
   std::vector<LiveSub*> any_kind_;
   RecentIds recent_ephemeral_;
+  std::map<std::uint64_t, FanStored> pending_;  // fanned out, not yet committed (by batch)
   std::vector<Delivery> out_;
 };
 

@@ -76,9 +76,18 @@ struct FanQueryDone {
   ConnId conn;
   SubSerial serial;
 };
+// Accepted events of a write batch, sent once the store decided them and before the commit
+// (its fsync): live subscribers get them while the disk works. Until FanCommitted{batch} the
+// batch is "pending": a subscription registered meanwhile gets its matching events too, since
+// its query's snapshot may predate the commit.
 struct FanStored {
+  std::uint64_t batch = 0;
   std::vector<Event> events;
   std::vector<SharedText> json;
+};
+// The batch is committed (or failed: its events are then not stored, and their OKs say so).
+struct FanCommitted {
+  std::uint64_t batch = 0;
 };
 struct FanEphemeral {
   ConnId conn;
@@ -86,7 +95,7 @@ struct FanEphemeral {
   SharedText json;
 };
 using FanoutItem = std::variant<FanSubscribe, FanUnsubscribe, FanConnClosed, FanQueryDone,
-                                FanStored, FanEphemeral>;
+                                FanStored, FanCommitted, FanEphemeral>;
 
 // ---- query threads ----
 struct QueryReq {

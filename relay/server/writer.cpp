@@ -71,9 +71,26 @@ void Writer::write_batch(std::vector<WriteItem>& items) {
 
   std::vector<store::WriteResult> results;
   auto started = std::chrono::steady_clock::now();
+  // Accepted events go to fan-out as soon as the store decided them, before the commit and its
+  // fsync (live latency is then not the disk's); OKs wait for the commit.
+  const std::uint64_t batch = ++batches_;
+  bool fanned = false;
+  auto decided = [&](std::span<const store::WriteResult> rs) {
+    FanStored stored;
+    stored.batch = batch;
+    for (std::size_t i = 0; i < rs.size(); ++i) {
+      if (!rs[i].accepted()) continue;
+      stored.events.push_back(events_[i]);
+      stored.json.push_back(items[i].json);
+    }
+    if (stored.events.empty()) return;
+    queues_.fanout.push(std::move(stored));
+    fanned = true;
+  };
   try {
-    results = store_.write(events_, unix_now());
+    results = store_.write(events_, unix_now(), decided);
   } catch (const std::exception& e) {
+    if (fanned) queues_.fanout.push(FanCommitted{batch});
     // A full map, a disk error: every event of the batch gets an answer, and the next batch
     // tries again.
     spdlog::error("writer: storing a batch of {} events failed: {}", events_.size(), e.what());
@@ -92,7 +109,6 @@ void Writer::write_batch(std::vector<WriteItem>& items) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   metrics_.write_batch_size.observe(static_cast<double>(events_.size()));
 
-  FanStored stored;
   for (std::size_t i = 0; i < events_.size(); ++i) {
     const store::WriteResult& r = results[i];
     metrics_.event(events_[i].kind, outcome_of(r.status));
@@ -105,14 +121,10 @@ void Writer::write_batch(std::vector<WriteItem>& items) {
     }
     replies_.push_back(
         {items[i].conn, OutMsg::message(ok_message(events_[i].id, r.accepted(), r.message)), 1});
-    if (r.accepted()) {
-      stored.events.push_back(std::move(events_[i]));
-      stored.json.push_back(std::move(items[i].json));
-    }
   }
-  // Fan-out hears of the batch before anyone hears OK: a client that subscribes after its OK
+  // Fan-out hears of the commit before anyone hears OK: a client that subscribes after its OK
   // then gets the event from its query only, not again live.
-  if (!stored.events.empty()) queues_.fanout.push(std::move(stored));
+  if (fanned) queues_.fanout.push(FanCommitted{batch});
   outbox_.push(replies_);
 }
 

@@ -38,6 +38,7 @@ class Writer {
   std::thread thread_;
   // Reused between batches.
   std::vector<Event> events_;
+  std::uint64_t batches_ = 0;
   std::vector<Delivery> replies_;
 };
 

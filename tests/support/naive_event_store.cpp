@@ -18,9 +18,10 @@ bool before(const Event* a, const Event* b) {
 }  // namespace
 
 std::vector<store::WriteResult> NaiveEventStore::write(std::span<const Event> events,
-                                                       UnixSeconds now) {
+                                                       UnixSeconds now, const Decided& decided) {
   std::vector<store::WriteResult> out;
   for (const Event& e : events) out.push_back(write_one(e, now));
+  if (decided) decided(out);
   return out;
 }
 

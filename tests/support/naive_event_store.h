@@ -14,7 +14,8 @@ class NaiveEventStore final : public store::EventStore {
   explicit NaiveEventStore(std::uint32_t default_limit = 500, std::uint32_t max_limit = 5000)
       : default_limit_(default_limit), max_limit_(max_limit) {}
 
-  std::vector<store::WriteResult> write(std::span<const Event> events, UnixSeconds now) override;
+  std::vector<store::WriteResult> write(std::span<const Event> events, UnixSeconds now,
+                                        const Decided& decided = {}) override;
   store::QueryStats query(const std::vector<Filter>& filters, UnixSeconds now, const Sink& sink,
                           const store::QueryOptions& options = {}) const override;
   std::uint64_t count(const std::vector<Filter>& filters, UnixSeconds now) const override;
