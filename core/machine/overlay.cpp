@@ -25,9 +25,15 @@ void Overlay::journal(const Key& key) {
 }
 
 void Overlay::put(TableId table, std::string_view key, std::string_view value) {
-  Key k(table, std::string(key));
-  journal(k);
-  writes_[std::move(k)] = std::string(value);
+  // One lookup for both the journal and the write (the hot path of every reducer).
+  auto [it, inserted] = writes_.try_emplace(Key(table, std::string(key)));
+  if (marked_) {
+    if (inserted)
+      undo_.emplace_back(it->first, std::nullopt);
+    else
+      undo_.emplace_back(it->first, it->second);
+  }
+  it->second.emplace(value);
 }
 
 bool Overlay::erase(TableId table, std::string_view key) {
