@@ -326,7 +326,10 @@ async function ingestPhase(relay, events) {
 
 // ---- phase 2: fan-out latency, one event at a time ------------------------------------------
 
-async function latencyPhase(relay, events, label) {
+// Back to back (the default): the next event leaves as soon as the subscriber has the previous
+// one, so a stored event may wait for the previous batch's fsync. With waitOk, the publisher also
+// waits for the previous event's OK: isolated single events, each on an idle relay.
+async function latencyPhase(relay, events, label, { waitOk = false } = {}) {
   const pub = await connect(relay.url)
   const sub = await connect(relay.url)
   await subscribe(sub, 'lat', { kinds: [1, 20001], '#t': ['bench'], limit: 0 })
@@ -334,11 +337,21 @@ async function latencyPhase(relay, events, label) {
   sub.on('message', (d) => {
     if (waiting && isEvent(d)) waiting(d.toString())
   })
-  // Publish OKs arrive on the other socket; they need no handling.
+  let okWaiting = null
+  pub.on('message', (d) => {
+    if (okWaiting) okWaiting(d.toString())
+  })
   const lat = []
   for (const line of events) {
     const id = line.slice(7, 71)  // {"id":"<64 hex>"
     let t0
+    const acked = waitOk
+      ? new Promise((ok) => {
+          okWaiting = (text) => {
+            if (text.startsWith('["OK"') && text.includes(id)) ok()
+          }
+        })
+      : null
     await new Promise((ok) => {
       waiting = (text) => {
         if (text.includes(id)) {
@@ -349,6 +362,7 @@ async function latencyPhase(relay, events, label) {
       t0 = performance.now()
       pub.send('["EVENT",' + line + ']')
     })
+    if (acked) await acked
   }
   pub.close()
   sub.close()
@@ -424,6 +438,7 @@ const tSign = performance.now()
 const events = await makeEvents(N, 1, 0)
 const latStored = await makeEvents(LAT_N, 1, N)
 const latEphemeral = await makeEvents(LAT_N, 20001, N + LAT_N)
+const latSingle = await makeEvents(LAT_N, 1, N + 2 * LAT_N)
 const signSeconds = (performance.now() - tSign) / 1000
 if (events.length !== N) die(`signed ${events.length} events, wanted ${N}`)
 
@@ -443,6 +458,7 @@ for (let i = 0; i < REPEAT; ++i) {
 }
 const latS = await latencyPhase(relay, latStored, 'stored kind 1')
 const latE = await latencyPhase(relay, latEphemeral, 'ephemeral kind 20001')
+const latIso = await latencyPhase(relay, latSingle, 'stored kind 1, single events (each after the previous OK)', { waitOk: true })
 const mem = memory(relay.proc.pid)
 emit({ bench: 'relay_memory_after_ingest', ...mem })
 await relay.stop()
@@ -466,7 +482,8 @@ fedai relay load (${N} events of ~${ingest.bytes_avg} bytes, ${CONNS} connection
             CPU per event: relay ${ingest.relay_cpu_us_per_event} us, this load generator ${ingest.loadgen_cpu_us_per_event} us (2 cores: ${Math.round(2e6 / (ingest.relay_cpu_us_per_event + ingest.loadgen_cpu_us_per_event))}/s if nothing else runs)
             ${ingest.write_batches} write batches of ${ingest.write_batch_mean} events on average, ${ingest.write_commit_ms_mean} ms each, ${ingest.disk_write_kib_per_event} KiB written to disk per event; relay context switches ${ingest.relay_context_switches_per_event} per event
   fan-out:  ${p(ingest.fanout_per_s)} events/s to one live subscriber (${ingest.fanned_out} received); ${ingest.fanout_ratio_to_strfry}x strfry's ${p(STRFRY_FANOUT)}
-  latency:  stored kind 1: p50 ${latS.p50_ms} ms, p99 ${latS.p99_ms} ms (max ${latS.max_ms}); ephemeral: p50 ${latE.p50_ms} ms, p99 ${latE.p99_ms} ms (goal p50 < 1 ms, p99 < 5 ms)${latNoSync ? `
+  latency:  stored kind 1: p50 ${latS.p50_ms} ms, p99 ${latS.p99_ms} ms (max ${latS.max_ms}); ephemeral: p50 ${latE.p50_ms} ms, p99 ${latE.p99_ms} ms (goal p50 < 1 ms, p99 < 5 ms)
+            stored kind 1 back to back waits for the previous batch's fsync; single events (each sent after the previous OK): p50 ${latIso.p50_ms} ms, p99 ${latIso.p99_ms} ms${latNoSync ? `
             stored kind 1 with --db-sync false: p50 ${latNoSync.p50_ms} ms, p99 ${latNoSync.p99_ms} ms (the rest is the commit's fsync)` : ''}
   memory:   after ingest RSS ${mem.rss_mib} MiB (heap ${mem.anon_mib}, the rest LMDB's mapped file), peak ${mem.hwm_mib} MiB`)
 if (flood) {
