@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/ports.h"
+
 namespace fedai::test {
 
 struct TestRequest {
@@ -131,8 +133,5 @@ class HttpTestServer {
   std::vector<std::thread> threads_;
   std::thread acceptor_;
 };
-
-// A port on 127.0.0.1 that nothing listens on (bound, then closed).
-std::uint16_t unused_port();
 
 }  // namespace fedai::test

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/ports.h"
+
 namespace fedai::test {
 
 using namespace std::chrono_literals;
@@ -65,8 +67,5 @@ class RawHttpClient {
   std::string buf_;
   bool eof_ = false;
 };
-
-// A port on 127.0.0.1 nothing listens on (bound, then closed).
-std::uint16_t unused_port();
 
 }  // namespace fedai::test
