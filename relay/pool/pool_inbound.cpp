@@ -3,17 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include "core/nostr/message.h"
+#include "core/util/overloaded.h"
 #include "relay/pool/pool_impl.h"
 
 namespace fedai::relay {
 namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
 
 constexpr Kind kClientAuthentication = 22242;
 

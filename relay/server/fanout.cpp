@@ -1,4 +1,5 @@
 #include "relay/server/fanout.h"
+#include "core/util/overloaded.h"
 
 #include <spdlog/spdlog.h>
 
@@ -9,11 +10,6 @@
 
 namespace fedai::relay::server {
 namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
 
 template <class T>
 void erase_value(std::vector<T>& v, const T& value) {
@@ -26,8 +22,7 @@ void erase_value(std::vector<T>& v, const T& value) {
 }  // namespace
 
 Fanout::Fanout(const RelayOptions& options, RelayMetrics& metrics, Queues& queues, Outbox& outbox)
-    : options_(options),
-      metrics_(metrics),
+    : metrics_(metrics),
       queues_(queues),
       outbox_(outbox),
       recent_ephemeral_(options.ephemeral_dedupe) {}

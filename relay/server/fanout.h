@@ -55,7 +55,6 @@ class Fanout {
   void publish(const Event& event, const SharedText& json);
   void deliver(LiveSub& sub, const SharedText& json);
 
-  const RelayOptions& options_;
   RelayMetrics& metrics_;
   Queues& queues_;
   Outbox& outbox_;

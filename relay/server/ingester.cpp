@@ -1,4 +1,5 @@
 #include "relay/server/ingester.h"
+#include "core/util/overloaded.h"
 
 #include <spdlog/spdlog.h>
 
@@ -12,11 +13,6 @@ namespace {
 
 // Items taken per batch: small enough that answers flow while a flood is being verified.
 constexpr std::size_t kBatch = 64;
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
 
 std::string event_head(std::string_view sub) {
   std::string head = "[\"EVENT\",";
