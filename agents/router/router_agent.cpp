@@ -331,14 +331,36 @@ void RouterAgent::Impl::register_effects() {
   state->on_effect(router::kArmTimer, [this](const machine::Effect& effect) {
     auto t = codec::decode<router::ArmTimer>(effect.payload);
     if (!t) return state->complete(effect);
-    state->at(t->at, [this, effect, timer = t->timer] {
+    bool deadline = t->timer.kind == router::TimerKind::dispatch_deadline;
+    auto armed = state->at(t->at, [this, effect, deadline, timer = t->timer] {
+      if (deadline) {
+        auto it = deadlines.find(timer.job_id);
+        if (it != deadlines.end()) {
+          std::erase_if(it->second,
+                        [&](const ArmedDeadline& d) { return d.effect.id == effect.id; });
+          if (it->second.empty()) deadlines.erase(it);
+        }
+      }
       state->complete(effect, {router::RouterMachine::record(timer, wall_clock_ms())});
     });
+    if (deadline) deadlines[t->timer.job_id].push_back({effect, std::move(armed)});
   });
 
   state->on_effect(router::kDispatch, [this](const machine::Effect& effect) { dispatch(effect); });
   state->on_effect(router::kClientReply,
                    [this](const machine::Effect& effect) { reply_to_client(effect); });
+}
+
+// The job is over: its dispatch deadlines would fire into a no-op; take them back now.
+void RouterAgent::Impl::drop_deadlines(const protocol::JobId& job) {
+  auto it = deadlines.find(job);
+  if (it == deadlines.end()) return;
+  std::vector<ArmedDeadline> armed = std::move(it->second);
+  deadlines.erase(it);
+  for (auto& d : armed) {
+    d.timer->cancel();
+    state->complete(d.effect);
+  }
 }
 
 // ---- our own backpressure (nips/F-02) ----

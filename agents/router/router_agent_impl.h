@@ -53,6 +53,14 @@ struct RouterAgent::Impl {
   std::unique_ptr<dataplane::Dispatcher> dispatcher;
   std::string base_url;
   std::map<protocol::JobId, PendingJob> pending;
+  // Dispatch deadlines armed (ArmTimer effects not yet fired), by job: once the client has its
+  // answer they are taken back and marked done, rather than firing a no-op a minute later.
+  struct ArmedDeadline {
+    machine::Effect effect;
+    std::shared_ptr<boost::asio::steady_timer> timer;
+  };
+  std::map<protocol::JobId, std::vector<ArmedDeadline>> deadlines;
+  void drop_deadlines(const protocol::JobId& job);
   std::shared_ptr<boost::asio::steady_timer> status_timer;
   protocol::Backpressure last_state = protocol::Backpressure::normal;
   AnnounceClock announce_clock;  // strictly increasing created_at for our STATUS

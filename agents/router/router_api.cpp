@@ -147,6 +147,7 @@ void RouterAgent::Impl::handle_chat(http::Request request,
 void RouterAgent::Impl::reply_to_client(const machine::Effect& effect) {
   auto reply = codec::decode<router::ClientReply>(effect.payload);
   if (!reply) return state->complete(effect);
+  drop_deadlines(reply->job_id);  // a reply means the job is over
   auto it = pending.find(reply->job_id);
   if (it == pending.end()) return state->complete(effect);  // the client went away
   PendingJob& job = it->second;

@@ -95,7 +95,8 @@ void StateRunner::start_effects(const std::vector<machine::Effect>& effects) {
   }
 }
 
-void StateRunner::at(UnixMillis when, std::function<void()> fn) {
+std::shared_ptr<boost::asio::steady_timer> StateRunner::at(UnixMillis when,
+                                                           std::function<void()> fn) {
   auto timer = std::make_shared<boost::asio::steady_timer>(loop_.strand());
   UnixMillis delay = std::max<UnixMillis>(0, when - wall_clock_ms());
   timer->expires_after(std::chrono::milliseconds(delay));
@@ -104,6 +105,7 @@ void StateRunner::at(UnixMillis when, std::function<void()> fn) {
     timers_.erase(timer);
     if (!ec && !stopped_) fn();
   });
+  return timer;
 }
 
 void StateRunner::read(const std::function<void(const machine::StateTxn&)>& visit) const {

@@ -47,8 +47,9 @@ class StateRunner {
   // Starts every effect waiting in the outbox (at start-up).
   void resume();
 
-  // Runs `at` (wall-clock ms) on the strand; returns at once. For ArmTimer effects.
-  void at(UnixMillis when, std::function<void()> fn);
+  // Runs `at` (wall-clock ms) on the strand; returns at once. For ArmTimer effects. The timer
+  // can be cancelled (then `fn` never runs).
+  std::shared_ptr<boost::asio::steady_timer> at(UnixMillis when, std::function<void()> fn);
 
   // A consistent read of the projections (synchronous, any thread).
   void read(const std::function<void(const machine::StateTxn&)>& visit) const;
