@@ -14,10 +14,6 @@ namespace {
 using protocol::Millis;
 using protocol::Msat;
 
-UnixSeconds now_seconds() {
-  return wall_clock_ms() / 1000;
-}
-
 constexpr std::chrono::milliseconds kPublishTimeout{5'000};
 
 }  // namespace
@@ -196,14 +192,14 @@ void NodeAgent::Impl::subscribe() {
   Filter rfbs;
   rfbs.kinds = std::vector<Kind>{protocol::kRfb};
   rfbs.tags.push_back(TagFilter{'m', models});
-  rfbs.since = now_seconds();
+  rfbs.since = unix_now();
   rfbs.normalize();
   pool->subscribe({rfbs}, {[this](const Event& e, const std::string&) { on_rfb(e); }, {}, {}, {}});
 
   // AWARDs and CANCELs: ours say we won; the others tell us to release a slot.
   Filter outcomes;
   outcomes.kinds = std::vector<Kind>{protocol::kAward, protocol::kCancel};
-  outcomes.since = now_seconds();
+  outcomes.since = unix_now();
   outcomes.normalize();
   pool->subscribe({outcomes}, {[this](const Event& e, const std::string&) {
                                  if (e.kind == protocol::kAward)
@@ -217,7 +213,7 @@ void NodeAgent::Impl::subscribe() {
 }
 
 void NodeAgent::Impl::on_rfb(const Event& e) {
-  if (auto fresh = protocol::check_fresh(e, now_seconds()); !fresh) return;
+  if (auto fresh = protocol::check_fresh(e, unix_now()); !fresh) return;
   auto rfb = protocol::parse_rfb(e);
   if (!rfb) {
     spdlog::debug("ignoring RFB {}: {}", e.id.hex().substr(0, 12), rfb.error().to_string());
@@ -290,7 +286,7 @@ void NodeAgent::Impl::register_effects() {
     bid.endpoint = endpoint;
     bid.capacity_token = protocol::new_capacity_token();
     bid.valid_until = c->valid_until;
-    auto event = protocol::build(bid, keys, now_seconds());
+    auto event = protocol::build(bid, keys, unix_now());
     if (!event) {
       spdlog::error("cannot build a BID: {}", event.error().to_string());
       return state->complete(effect);
@@ -329,7 +325,7 @@ node::Load NodeAgent::Impl::load() const {
 }
 
 void NodeAgent::Impl::announce_all() {
-  UnixSeconds now = now_seconds();
+  UnixSeconds now = unix_now();
   node::Load l = load();
   auto surge = protocol::Surge::from_load(l.active, l.p95(), config.surge_q, config.surge_l);
   announced_surge_milli = surge.milli();
@@ -391,7 +387,7 @@ void NodeAgent::Impl::announce_status() {
   status.active_jobs = l.active;
   status.p95_latency_ms = l.p95();
   last_state = status.state;
-  if (auto e = protocol::build(status, keys, announce_clock.next("status", now_seconds())))
+  if (auto e = protocol::build(status, keys, announce_clock.next("status", unix_now())))
     publish(*e, "STATUS");
 }
 

@@ -13,10 +13,6 @@
 namespace fedai::agents {
 namespace {
 
-UnixSeconds now_seconds() {
-  return wall_clock_ms() / 1000;
-}
-
 // A refusal from the state machine ("duplicate: ...", "error: busy: ...", "invalid: ...") as the
 // data plane's F-06 code.
 dataplane::Refusal machine_refusal(const std::string& error) {
@@ -72,7 +68,7 @@ void NodeAgent::Impl::handle_job(http::Request request,
   limits.max_body_bytes = config.max_body_bytes;
   limits.privacy_max = privacy_max;
   auto checked = dataplane::verify_job_submit(dataplane::submit_request(request, jobs_url),
-                                              now_seconds(), *conversation_keys, limits);
+                                              unix_now(), *conversation_keys, limits);
   if (!checked) {
     jobs_refused->inc();
     spdlog::info("JOB_SUBMIT from {} refused: {}", request.remote,

@@ -14,9 +14,6 @@ namespace {
 using protocol::Millis;
 using protocol::Msat;
 
-UnixSeconds now_seconds() {
-  return wall_clock_ms() / 1000;
-}
 constexpr std::chrono::milliseconds kPublishTimeout{5'000};
 
 }  // namespace
@@ -151,7 +148,7 @@ void RouterAgent::Impl::subscribe() {
   Filter bids;
   bids.kinds = std::vector<Kind>{protocol::kBid};
   bids.tags.push_back(TagFilter{'p', {keys.public_key().hex()}});
-  bids.since = now_seconds();
+  bids.since = unix_now();
   bids.normalize();
   pool->subscribe({bids}, {[this](const Event& e, const std::string&) { on_bid(e); }, {}, {}, {}});
 }
@@ -258,7 +255,7 @@ void RouterAgent::Impl::register_effects() {
     rfb.bid_window_ms = req.bid_window;
     rfb.deadline_ms = req.deadline;
     rfb.stream = req.stream;
-    auto e = protocol::build(rfb, keys, now_seconds());
+    auto e = protocol::build(rfb, keys, unix_now());
     if (!e) {
       spdlog::error("cannot build an RFB: {}", e.error().to_string());
       return state->complete(effect);
@@ -283,9 +280,9 @@ void RouterAgent::Impl::register_effects() {
     }
     award.job_id = a->job_id;
     award.price_msat = a->price;
-    award.submit_by = std::max<std::int64_t>(a->submit_by, now_seconds() + 1);
+    award.submit_by = std::max<std::int64_t>(a->submit_by, unix_now() + 1);
     award.deadline_ms = a->deadline;
-    auto e = protocol::build(award, keys, now_seconds());
+    auto e = protocol::build(award, keys, unix_now());
     if (!e) {
       spdlog::error("cannot build an AWARD: {}", e.error().to_string());
       return state->complete(effect);
@@ -307,7 +304,7 @@ void RouterAgent::Impl::register_effects() {
     cancel.job_id = c->job_id;
     cancel.reason = c->reason;
     if (!cancel.rfb_id && !cancel.award_id) return state->complete(effect);
-    auto e = protocol::build(cancel, keys, now_seconds());
+    auto e = protocol::build(cancel, keys, unix_now());
     if (!e) return state->complete(effect);
     state->complete(effect, {router::RouterMachine::record(
                                 router::kCancelSent,
@@ -374,7 +371,7 @@ void RouterAgent::Impl::announce_status() {
                                                         : protocol::Backpressure::normal;
   status.active_jobs = static_cast<std::uint32_t>(active);
   last_state = status.state;
-  if (auto e = protocol::build(status, keys, announce_clock.next("status", now_seconds())))
+  if (auto e = protocol::build(status, keys, announce_clock.next("status", unix_now())))
     pool->publish(*e, kPublishTimeout,
                   [](const EventId&, std::vector<relay::RelayPublishResult>) {});
 }
