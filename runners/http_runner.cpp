@@ -32,6 +32,37 @@ HttpRequest HttpRunner::post_json(std::string_view path, const json& body,
   return r;
 }
 
+void HttpRunner::infer_json(std::string_view path, const json& body, InferenceRequest request,
+                            InferenceHandler handler, ParseCompletion parse) {
+  client().request(post_json(path, body, request.timeout),
+                   [handler = std::move(handler), messages = std::move(request.messages),
+                    parse](Result<HttpResponse> r) {
+                     if (!r) return handler(r.error());
+                     if (r->status < 200 || r->status > 299)
+                       return handler(status_error(r->status, r->body));
+                     handler(parse(r->body, messages));
+                   });
+}
+
+void HttpRunner::stream_sse(std::string_view path, const json& body, InferenceRequest request,
+                            StreamCallbacks callbacks, OnSseEvent on_event) {
+  HttpRequest http = post_json(path, body, request.timeout);
+  http.headers.emplace_back("Accept", "text/event-stream");
+  auto job = std::make_shared<StreamJob>();
+  job->callbacks = std::move(callbacks);
+  job->messages = std::move(request.messages);
+  auto parser = std::make_shared<SseParser>();
+  client().stream(std::move(http),
+                  stream_handlers(job, [parser, on_event](StreamJob& j, std::string_view bytes) {
+                    bool keep_going = true;
+                    bool fits = parser->feed(bytes, [&](const SseParser::Event& e) {
+                      if (keep_going) keep_going = on_event(j, e);
+                    });
+                    if (!fits) j.failure = unreadable("a stream event is too large");
+                    return fits && keep_going;
+                  }));
+}
+
 namespace {
 
 // At most `limit` bytes, control characters replaced: the message may end up in a log line or

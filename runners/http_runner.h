@@ -31,6 +31,8 @@ struct Endpoint {
   std::chrono::milliseconds connect_timeout{5'000};
 };
 
+struct StreamJob;
+
 class HttpRunner : public Runner {
  public:
   HttpRunner(boost::asio::io_context& io, Endpoint endpoint);
@@ -40,6 +42,18 @@ class HttpRunner : public Runner {
   HttpRequest post_json(std::string_view path, const nlohmann::json& body,
                         std::chrono::milliseconds timeout) const;
   HttpClient& client() { return *client_; }
+
+  // A whole answer: POSTs `body` to `path`; a 2xx body goes to `parse` (with the messages, for
+  // the usage estimate), anything else becomes status_error.
+  using ParseCompletion = Result<InferenceResult> (*)(const std::string& body,
+                                                      const std::vector<ChatMessage>& messages);
+  void infer_json(std::string_view path, const nlohmann::json& body, InferenceRequest request,
+                  InferenceHandler handler, ParseCompletion parse);
+  // A streamed answer as Server-Sent Events: POSTs `body` to `path` and hands each event to
+  // `on_event` (false stops the stream).
+  using OnSseEvent = bool (*)(StreamJob& job, const SseParser::Event& event);
+  void stream_sse(std::string_view path, const nlohmann::json& body, InferenceRequest request,
+                  StreamCallbacks callbacks, OnSseEvent on_event);
   // For a callback that issues a follow-up request: the client may be gone by then.
   std::weak_ptr<HttpClient> weak_client() const { return client_; }
 

@@ -127,33 +127,13 @@ class LlamaCppRunner final : public HttpRunner {
   }
 
   void infer(InferenceRequest request, InferenceHandler handler) override {
-    auto http = post_json("/completion", request_body(request, false), request.timeout);
-    client().request(std::move(http),
-                     [handler = std::move(handler),
-                      messages = std::move(request.messages)](Result<HttpResponse> r) {
-                       if (!r) return handler(r.error());
-                       if (r->status < 200 || r->status > 299)
-                         return handler(status_error(r->status, r->body));
-                       handler(parse_completion(r->body, messages));
-                     });
+    auto body = request_body(request, false);
+    infer_json("/completion", body, std::move(request), std::move(handler), parse_completion);
   }
 
   void stream(InferenceRequest request, StreamCallbacks callbacks) override {
-    auto http = post_json("/completion", request_body(request, true), request.timeout);
-    http.headers.emplace_back("Accept", "text/event-stream");
-    auto job = std::make_shared<StreamJob>();
-    job->callbacks = std::move(callbacks);
-    job->messages = std::move(request.messages);
-    auto parser = std::make_shared<SseParser>();
-    client().stream(std::move(http),
-                    stream_handlers(job, [parser](StreamJob& j, std::string_view bytes) {
-                      bool keep_going = true;
-                      bool fits = parser->feed(bytes, [&](const SseParser::Event& e) {
-                        if (keep_going) keep_going = on_event(j, e);
-                      });
-                      if (!fits) j.failure = unreadable("a stream event is too large");
-                      return fits && keep_going;
-                    }));
+    auto body = request_body(request, true);
+    stream_sse("/completion", body, std::move(request), std::move(callbacks), on_event);
   }
 
   void health(std::function<void(Status)> handler) override {
