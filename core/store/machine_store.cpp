@@ -206,45 +206,43 @@ void MachineStore::writer_loop() {
 }
 
 void MachineStore::commit(std::deque<Pending>& batch) {
-  {
-    std::vector<std::vector<AppendResult>> results(batch.size());
-    std::uint64_t seq = impl_->next_seq;
-    try {
-      Txn txn = Txn::begin_write(impl_->env);
-      LmdbTables tables(txn, impl_->dbis, true);
-      machine::Overlay overlay(tables);  // the group commit's writes, each record all or nothing
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        for (const machine::Record& record : batch[i].records) {
-          auto outcome = machine::apply_record_in(machine_, overlay, record, impl_->options.runner);
-          AppendResult r{outcome.status, 0, std::move(outcome.error), std::move(outcome.effects)};
-          if (r.status == machine::ApplyOutcome::Status::applied) {
-            r.seq = seq;
-            // Sequence keys only grow: MDB_APPEND skips the B-tree search.
-            txn.put(impl_->log, seq_key(seq), encode_record(record), MDB_APPEND);
-            ++seq;
-          }
-          results[i].push_back(std::move(r));
+  std::vector<std::vector<AppendResult>> results(batch.size());
+  std::uint64_t seq = impl_->next_seq;
+  try {
+    Txn txn = Txn::begin_write(impl_->env);
+    LmdbTables tables(txn, impl_->dbis, true);
+    machine::Overlay overlay(tables);  // the group commit's writes, each record all or nothing
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      for (const machine::Record& record : batch[i].records) {
+        auto outcome = machine::apply_record_in(machine_, overlay, record, impl_->options.runner);
+        AppendResult r{outcome.status, 0, std::move(outcome.error), std::move(outcome.effects)};
+        if (r.status == machine::ApplyOutcome::Status::applied) {
+          r.seq = seq;
+          // Sequence keys only grow: MDB_APPEND skips the B-tree search.
+          txn.put(impl_->log, seq_key(seq), encode_record(record), MDB_APPEND);
+          ++seq;
         }
-      }
-      overlay.commit();
-      std::string next;
-      lmdb::put_be64(next, seq);
-      txn.put(impl_->meta, "next_seq", next);
-      txn.commit();
-      impl_->next_seq = seq;
-      ++impl_->group_commits;
-    } catch (const std::exception& e) {
-      // Nothing of this batch was committed: every record in it is refused.
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        results[i].assign(
-            batch[i].records.size(),
-            AppendResult{
-                machine::ApplyOutcome::Status::rejected, 0, std::string("error: ") + e.what(), {}});
+        results[i].push_back(std::move(r));
       }
     }
-    for (std::size_t i = 0; i < batch.size(); ++i)
-      if (batch[i].done) batch[i].done(std::move(results[i]));
+    overlay.commit();
+    std::string next;
+    lmdb::put_be64(next, seq);
+    txn.put(impl_->meta, "next_seq", next);
+    txn.commit();
+    impl_->next_seq = seq;
+    ++impl_->group_commits;
+  } catch (const std::exception& e) {
+    // Nothing of this batch was committed: every record in it is refused.
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      results[i].assign(
+          batch[i].records.size(),
+          AppendResult{
+              machine::ApplyOutcome::Status::rejected, 0, std::string("error: ") + e.what(), {}});
+    }
   }
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    if (batch[i].done) batch[i].done(std::move(results[i]));
 }
 
 void MachineStore::read(const std::function<void(const machine::TableStore&)>& visit) const {
