@@ -2,7 +2,6 @@
 
 #include <charconv>
 
-#include "agents/dataplane/sealed.h"
 #include "core/nostr/sha256.h"
 #include "core/protocol/price.h"
 
@@ -56,7 +55,7 @@ std::string answer_json(const Event& result, const Event& metering, const Event*
 }
 
 Result<Answer> build_answer(const JobContext& job, const RunOutcome& outcome, const Rates& rates,
-                            ConversationKeyCache& keys, UnixSeconds now) {
+                            protocol::ConversationKeyCache& keys, UnixSeconds now) {
   auto price = metering_price(job, rates, outcome.tokens_in, outcome.tokens_out);
   if (!price) return price.error();
 
@@ -70,7 +69,7 @@ Result<Answer> build_answer(const JobContext& job, const RunOutcome& outcome, co
   r.text = outcome.text;
   r.finish_reason = outcome.finish_reason;
   r.error = outcome.error;
-  auto result = build_job_result(r, keys, now);
+  auto result = protocol::build(r, keys, now);
   if (!result) return result.error();
 
   protocol::Metering m;
@@ -94,7 +93,7 @@ Result<Answer> build_answer(const JobContext& job, const RunOutcome& outcome, co
 }
 
 Result<std::string> delta_data(std::uint64_t index, std::string_view text, const JobContext& job,
-                               ConversationKeyCache& keys) {
+                               protocol::ConversationKeyCache& keys) {
   std::string out;
   out.reserve(text.size() + 32);
   out += "{\"i\":";
@@ -108,7 +107,7 @@ Result<std::string> delta_data(std::uint64_t index, std::string_view text, const
   std::string inner = "{\"text\":";
   append_text(inner, text);
   inner += '}';
-  auto sealed = seal_to(inner, job.router, keys);
+  auto sealed = keys.seal_to(inner, job.router);
   if (!sealed) return sealed.error();
   out += ",\"sealed\":\"";
   out += *sealed;  // base64: nothing to escape
@@ -117,7 +116,7 @@ Result<std::string> delta_data(std::uint64_t index, std::string_view text, const
 }
 
 AnswerStream::AnswerStream(std::shared_ptr<http::Responder> responder, JobContext job,
-                           ConversationKeyCache& keys)
+                           protocol::ConversationKeyCache& keys)
     : responder_(std::move(responder)), job_(std::move(job)), keys_(keys) {}
 
 void AnswerStream::start() {

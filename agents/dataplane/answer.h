@@ -8,11 +8,11 @@
 #include <string>
 #include <string_view>
 
-#include "agents/dataplane/conversation_keys.h"
 #include "agents/dataplane/job_context.h"
 #include "agents/dataplane/refusal.h"
 #include "agents/http/server.h"
 #include "core/nostr/event.h"
+#include "core/protocol/conversation_keys.h"
 #include "core/protocol/data_plane.h"
 
 namespace fedai::agents::dataplane {
@@ -49,7 +49,7 @@ Result<protocol::Msat> metering_price(const JobContext& job, const Rates& rates,
 // answer object. `payment_request` (F-05), when given, is carried as is: it names the METERING,
 // so the caller builds it from answer.metering and calls answer_json again.
 Result<Answer> build_answer(const JobContext& job, const RunOutcome& outcome, const Rates& rates,
-                            ConversationKeyCache& keys, UnixSeconds now);
+                            protocol::ConversationKeyCache& keys, UnixSeconds now);
 
 // {"result":...,"metering":...} with "payment_request" when given.
 std::string answer_json(const Event& result, const Event& metering,
@@ -58,14 +58,14 @@ std::string answer_json(const Event& result, const Event& metering,
 // The data of one `delta` event: {"i":n,"text":"..."} (PL0) or {"i":n,"sealed":"<NIP-44 of
 // {"text":"..."}>"} (PL1+, sealed to the router).
 Result<std::string> delta_data(std::uint64_t index, std::string_view text, const JobContext& job,
-                               ConversationKeyCache& keys);
+                               protocol::ConversationKeyCache& keys);
 
 // The streamed answer over a Responder: start(), delta()..., then finish() or fail().
 // It keeps the text it sent: that concatenation is what the signed result must cover.
 class AnswerStream {
  public:
   AnswerStream(std::shared_ptr<http::Responder> responder, JobContext job,
-               ConversationKeyCache& keys);
+               protocol::ConversationKeyCache& keys);
 
   void start();
   // False once the client is gone or the delta could not be sealed. Empty deltas are skipped.
@@ -82,7 +82,7 @@ class AnswerStream {
  private:
   std::shared_ptr<http::Responder> responder_;
   JobContext job_;
-  ConversationKeyCache& keys_;
+  protocol::ConversationKeyCache& keys_;
   std::string text_;
   std::uint64_t next_ = 0;
   bool started_ = false;

@@ -1,6 +1,5 @@
 #include "agents/dataplane/answer_reader.h"
 
-#include "agents/dataplane/sealed.h"
 #include "core/nostr/sha256.h"
 #include "core/protocol/payment.h"
 #include "core/protocol/price.h"
@@ -131,7 +130,7 @@ Result<AnswerParts> split_answer(std::string_view json) {
 }
 
 Checked<VerifiedAnswer> verify_answer(std::string_view answer_json, const JobContext& job,
-                                      const Rates& rates, ConversationKeyCache& keys,
+                                      const Rates& rates, protocol::ConversationKeyCache& keys,
                                       std::optional<std::string_view> streamed_text,
                                       std::size_t max_event_bytes) {
   auto parts = split_answer(answer_json);
@@ -145,7 +144,7 @@ Checked<VerifiedAnswer> verify_answer(std::string_view answer_json, const JobCon
   if (!metering_event) return bad_result(metering_event.error().message);
   v.metering_event = std::move(*metering_event);
 
-  auto result = open_job_result(v.result_event, keys, job.privacy);
+  auto result = protocol::parse_job_result(v.result_event, keys, job.privacy);
   if (!result) return bad_result(result.error().message);
   v.result = std::move(*result);
   if (v.result.job_submit_id != job.submit_id)
@@ -205,7 +204,7 @@ Checked<VerifiedAnswer> verify_answer(std::string_view answer_json, const JobCon
 }
 
 Result<std::string> read_delta(std::string_view data, std::uint64_t expected_index,
-                               const JobContext& job, ConversationKeyCache& keys) {
+                               const JobContext& job, protocol::ConversationKeyCache& keys) {
   JsonReader r(data);
   std::optional<std::uint64_t> index;
   std::optional<std::string> text, sealed;
@@ -242,7 +241,7 @@ Result<std::string> read_delta(std::string_view data, std::uint64_t expected_ind
   }
   if (text || !sealed)
     return invalid("a " + std::string(protocol::to_string(job.privacy)) + " delta must be sealed");
-  auto plain = open_from(*sealed, job.node, keys);
+  auto plain = keys.open_from(*sealed, job.node);
   if (!plain) return invalid("delta does not decrypt (" + plain.error().message + ")");
   JsonReader inner(*plain);
   std::string out;

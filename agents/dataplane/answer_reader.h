@@ -7,10 +7,10 @@
 #include <string>
 #include <string_view>
 
-#include "agents/dataplane/conversation_keys.h"
 #include "agents/dataplane/job_context.h"
 #include "agents/dataplane/refusal.h"
 #include "core/nostr/event.h"
+#include "core/protocol/conversation_keys.h"
 #include "core/protocol/data_plane.h"
 
 namespace fedai::agents::dataplane {
@@ -42,13 +42,13 @@ struct VerifiedAnswer {
 // bid's rates for the tokens metered; a payment_request verifies, is by the node and names this
 // METERING for its price. `keys` is the router's (keys.self()).
 Checked<VerifiedAnswer> verify_answer(std::string_view answer_json, const JobContext& job,
-                                      const Rates& rates, ConversationKeyCache& keys,
+                                      const Rates& rates, protocol::ConversationKeyCache& keys,
                                       std::optional<std::string_view> streamed_text,
                                       std::size_t max_event_bytes = 16 << 20);
 
 // The text of one `delta` event (opened for PL1+), whose "i" must be `expected_index`.
 Result<std::string> read_delta(std::string_view data, std::uint64_t expected_index,
-                               const JobContext& job, ConversationKeyCache& keys);
+                               const JobContext& job, protocol::ConversationKeyCache& keys);
 
 // An F-06 error body ({"error":"<prefix>: ...","code":"ERR_..."}) as a Refusal. When the body
 // says nothing usable, the code comes from the HTTP status (if any) and the reason says so.

@@ -51,8 +51,8 @@ DispatchResult failure(ProtocolError code, market::Outcome kind, std::string rea
 
 class DispatchOp final : public Dispatch, public std::enable_shared_from_this<DispatchOp> {
  public:
-  DispatchOp(net::io_context& io, ConversationKeyCache& keys, const Dispatcher::Options& options,
-             DispatchCallbacks callbacks, Rates rates)
+  DispatchOp(net::io_context& io, protocol::ConversationKeyCache& keys,
+             const Dispatcher::Options& options, DispatchCallbacks callbacks, Rates rates)
       : io_(io),
         keys_(keys),
         max_answer_bytes_(options.max_answer_bytes),
@@ -75,7 +75,7 @@ class DispatchOp final : public Dispatch, public std::enable_shared_from_this<Di
 
     // PL0: the plaintext is the body; move it instead of copying it.
     auto body = protocol::is_sealed(d.privacy) || d.privacy == protocol::PrivacyLevel::pl3
-                    ? seal_job_body(d.body, d.privacy, d.node, keys_)
+                    ? protocol::seal_job_body(d.body, d.privacy, keys_, d.node)
                     : Result<protocol::JobBody>(clear_body(std::move(d.body)));
     if (!body) {
       auto code = d.privacy == protocol::PrivacyLevel::pl3 ? ProtocolError::privacy_unsupported
@@ -284,7 +284,7 @@ class DispatchOp final : public Dispatch, public std::enable_shared_from_this<Di
   }
 
   net::io_context& io_;
-  ConversationKeyCache& keys_;
+  protocol::ConversationKeyCache& keys_;
   std::size_t max_answer_bytes_;
   std::optional<std::chrono::milliseconds> connect_timeout_;
   DispatchCallbacks callbacks_;
@@ -304,8 +304,8 @@ class DispatchOp final : public Dispatch, public std::enable_shared_from_this<Di
 
 }  // namespace
 
-Dispatcher::Dispatcher(net::io_context& io, runners::HttpClient& client, ConversationKeyCache& keys,
-                       Options options)
+Dispatcher::Dispatcher(net::io_context& io, runners::HttpClient& client,
+                       protocol::ConversationKeyCache& keys, Options options)
     : io_(io), client_(client), keys_(keys), options_(std::move(options)) {}
 
 std::shared_ptr<Dispatch> Dispatcher::dispatch(DispatchRequest request,

@@ -18,10 +18,10 @@
 #include <string>
 #include <string_view>
 
-#include "agents/dataplane/conversation_keys.h"
 #include "agents/dataplane/job_context.h"
 #include "core/market/peers.h"
 #include "core/nostr/event.h"
+#include "core/protocol/conversation_keys.h"
 #include "core/protocol/data_plane.h"
 #include "core/router/records.h"
 #include "runners/http_client.h"
@@ -97,9 +97,10 @@ class Dispatcher {
 
   // `keys` is the router's (keys.self() signs the JOB_SUBMIT). All three must outlive every
   // dispatch. Callbacks run on `io`, which should be run by one thread (AgentLoop).
-  Dispatcher(boost::asio::io_context& io, runners::HttpClient& client, ConversationKeyCache& keys,
-             Options options);
-  Dispatcher(boost::asio::io_context& io, runners::HttpClient& client, ConversationKeyCache& keys)
+  Dispatcher(boost::asio::io_context& io, runners::HttpClient& client,
+             protocol::ConversationKeyCache& keys, Options options);
+  Dispatcher(boost::asio::io_context& io, runners::HttpClient& client,
+             protocol::ConversationKeyCache& keys)
       : Dispatcher(io, client, keys, Options{}) {}
 
   std::shared_ptr<Dispatch> dispatch(DispatchRequest request, DispatchCallbacks callbacks);
@@ -107,7 +108,7 @@ class Dispatcher {
  private:
   boost::asio::io_context& io_;
   runners::HttpClient& client_;
-  ConversationKeyCache& keys_;
+  protocol::ConversationKeyCache& keys_;
   Options options_;
 };
 

@@ -3,7 +3,6 @@
 #include <charconv>
 #include <cmath>
 
-#include "agents/dataplane/sealed.h"
 #include "core/nostr/sha256.h"
 #include "core/util/json_reader.h"
 
@@ -172,26 +171,6 @@ class ChatReader {
 
 }  // namespace
 
-Result<protocol::JobBody> seal_job_body(std::string_view plaintext, PrivacyLevel privacy,
-                                        const PublicKey& node, ConversationKeyCache& keys) {
-  if (privacy == PrivacyLevel::pl3)
-    return invalid("a PL3 job never leaves the router (ERR_PRIVACY_UNSUPPORTED)");
-  protocol::JobBody body;
-  body.input_hash = sha256(plaintext);
-  if (protocol::is_sealed(privacy)) {
-    auto sealed = seal_to(plaintext, node, keys);
-    if (!sealed) return sealed.error();
-    body.bytes = std::move(*sealed);
-    body.content_type = protocol::kContentTypeSealed;
-    body.payload_hash = sha256(body.bytes);
-  } else {
-    body.bytes = std::string(plaintext);
-    body.content_type = protocol::kContentTypeJson;
-    body.payload_hash = body.input_hash;  // the same bytes
-  }
-  return body;
-}
-
 bool content_type_matches(std::string_view content_type, PrivacyLevel privacy) {
   std::string_view want =
       protocol::is_sealed(privacy) ? protocol::kContentTypeSealed : protocol::kContentTypeJson;
@@ -206,10 +185,10 @@ bool content_type_matches(std::string_view content_type, PrivacyLevel privacy) {
 }
 
 Result<std::string> open_job_body(std::string_view body, const protocol::JobSubmit& submit,
-                                  const PublicKey& router, ConversationKeyCache& keys) {
+                                  const PublicKey& router, protocol::ConversationKeyCache& keys) {
   std::string plain;
   if (protocol::is_sealed(submit.privacy)) {
-    auto opened = open_from(body, router, keys);
+    auto opened = keys.open_from(body, router);
     if (!opened) return invalid("job body does not decrypt (" + opened.error().message + ")");
     plain = std::move(*opened);
   } else {

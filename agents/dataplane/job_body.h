@@ -7,16 +7,11 @@
 #include <string_view>
 #include <vector>
 
-#include "agents/dataplane/conversation_keys.h"
 #include "core/protocol/data_plane.h"
 #include "core/util/result.h"
 #include "runners/runner.h"
 
 namespace fedai::agents::dataplane {
-
-// Router side: protocol::seal_job_body from keys.self() to `node`.
-Result<protocol::JobBody> seal_job_body(std::string_view plaintext, protocol::PrivacyLevel privacy,
-                                        const PublicKey& node, ConversationKeyCache& keys);
 
 // True when `content_type` (parameters such as "; charset=utf-8" ignored, case-insensitive) is
 // the one F-04 gives the level: application/json for PL0, application/nostr-nip44 above.
@@ -25,7 +20,7 @@ bool content_type_matches(std::string_view content_type, protocol::PrivacyLevel 
 // Node side: the body's plaintext (decrypted from `router` for PL1+), checked against the
 // JOB_SUBMIT's input_hash. The Content-Type is checked apart (content_type_matches).
 Result<std::string> open_job_body(std::string_view body, const protocol::JobSubmit& submit,
-                                  const PublicKey& router, ConversationKeyCache& keys);
+                                  const PublicKey& router, protocol::ConversationKeyCache& keys);
 
 // What a node reads of the body: `model`, `messages`, `max_tokens`, `temperature`, `stream`.
 // A message's content is a string, or OpenAI's array of parts whose "text" parts are joined.

@@ -2,7 +2,6 @@
 
 #include <cstdint>
 
-#include "agents/dataplane/sealed.h"
 #include "core/nostr/sha256.h"
 #include "core/util/base64.h"
 
@@ -103,12 +102,13 @@ JobContext VerifiedSubmit::context() const {
 
 Checked<VerifiedSubmit> verify_job_submit(const SubmitRequest& request, UnixSeconds now,
                                           const Keypair& node, const NodeLimits& limits) {
-  ConversationKeyCache keys(node, 1);
+  protocol::ConversationKeyCache keys(node, 1);
   return verify_job_submit(request, now, keys, limits);
 }
 
 Checked<VerifiedSubmit> verify_job_submit(const SubmitRequest& request, UnixSeconds now,
-                                          ConversationKeyCache& keys, const NodeLimits& limits) {
+                                          protocol::ConversationKeyCache& keys,
+                                          const NodeLimits& limits) {
   VerifiedSubmit v;
 
   // 1. The Authorization header is present, decodes, parses and is kind 26094.
@@ -174,7 +174,7 @@ Checked<VerifiedSubmit> verify_job_submit(const SubmitRequest& request, UnixSeco
     return refuse(ProtocolError::award_expired, "AWARD passed its submit_by " +
                                                     std::to_string(route->submit_by) + " (now " +
                                                     std::to_string(now) + ")");
-  auto award = open_award(ae, *route, keys);
+  auto award = protocol::parse_award(ae, *route, keys);
   if (!award) return bad(award.error().message);
   v.award = std::move(*award);
   if (v.award.job_id != v.submit.job_id) return bad("AWARD is for another job than the JOB_SUBMIT");

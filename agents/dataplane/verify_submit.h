@@ -13,13 +13,13 @@
 #include <string>
 #include <string_view>
 
-#include "agents/dataplane/conversation_keys.h"
 #include "agents/dataplane/job_body.h"
 #include "agents/dataplane/job_context.h"
 #include "agents/dataplane/refusal.h"
 #include "agents/http/server.h"
 #include "core/nostr/event.h"
 #include "core/protocol/auction.h"
+#include "core/protocol/conversation_keys.h"
 #include "core/protocol/data_plane.h"
 
 namespace fedai::agents::dataplane {
@@ -78,7 +78,7 @@ struct VerifiedSubmit {
 //   422 (invalid:) the privacy level is above limits.privacy_max.
 // `keys` is the node's (keys.self()): it opens the AWARD and the sealed body.
 Checked<VerifiedSubmit> verify_job_submit(const SubmitRequest& request, UnixSeconds now,
-                                          ConversationKeyCache& keys,
+                                          protocol::ConversationKeyCache& keys,
                                           const NodeLimits& limits = {});
 // The same without a key cache (each call derives its conversation key).
 Checked<VerifiedSubmit> verify_job_submit(const SubmitRequest& request, UnixSeconds now,

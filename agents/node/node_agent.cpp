@@ -46,7 +46,7 @@ Status NodeAgent::Impl::start() {
   keys = *config.keys;
   if (config.relays.empty())
     return make_error(ErrorCode::error, "the node needs at least one relay");
-  conversation_keys = std::make_unique<dataplane::ConversationKeyCache>(keys);
+  conversation_keys = std::make_unique<protocol::ConversationKeyCache>(keys);
   rate_limiter = PeerRateLimiter(config.max_requests_per_second_per_peer,
                                  config.max_requests_per_second_per_peer * 2.0);
   jobs_done = &metrics.counter("fedai_node_jobs_total", "Jobs by outcome", {{"outcome", "done"}});
@@ -286,7 +286,7 @@ void NodeAgent::Impl::register_effects() {
     bid.endpoint = endpoint;
     bid.capacity_token = protocol::new_capacity_token();
     bid.valid_until = c->valid_until;
-    auto event = protocol::build(bid, keys, unix_now());
+    auto event = protocol::build(bid, *conversation_keys, unix_now());
     if (!event) {
       spdlog::error("cannot build a BID: {}", event.error().to_string());
       return state->complete(effect);

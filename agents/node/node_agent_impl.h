@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "agents/dataplane/conversation_keys.h"
 #include "agents/dataplane/job_context.h"
 #include "agents/dataplane/verify_submit.h"
 #include "agents/http/server.h"
@@ -17,6 +16,7 @@
 #include "agents/runtime/rate_limiter.h"
 #include "agents/runtime/state_runner.h"
 #include "core/node/node_machine.h"
+#include "core/protocol/conversation_keys.h"
 #include "core/store/machine_store.h"
 #include "relay/pool/relay_pool.h"
 
@@ -35,7 +35,7 @@ struct NodeAgent::Impl {
   std::unique_ptr<runners::Runner> runner;
   std::unique_ptr<http::Server> server;
   std::unique_ptr<relay::RelayPool> pool;
-  std::unique_ptr<dataplane::ConversationKeyCache> conversation_keys;
+  std::unique_ptr<protocol::ConversationKeyCache> conversation_keys;
   std::string endpoint;  // announced data-plane base URL
   std::string jobs_url;  // endpoint + /fedai/v1/jobs: what JOB_SUBMIT's `u` must say
   protocol::PrivacyLevel privacy_max = protocol::PrivacyLevel::pl0;

@@ -72,7 +72,7 @@ Status RouterAgent::Impl::start() {
   store = std::move(*s);
   state = std::make_unique<StateRunner>(loop, *store, metrics, "router");
   http_client = std::make_unique<runners::HttpClient>(loop.io());
-  conversation_keys = std::make_unique<dataplane::ConversationKeyCache>(keys);
+  conversation_keys = std::make_unique<protocol::ConversationKeyCache>(keys);
   dispatcher = std::make_unique<dataplane::Dispatcher>(loop.io(), *http_client, *conversation_keys);
   register_effects();
   std::promise<void> ready;
@@ -205,7 +205,7 @@ void RouterAgent::Impl::on_announcement(const Event& e) {
 void RouterAgent::Impl::on_bid(const Event& e) {
   UnixMillis now = wall_clock_ms();
   if (auto fresh = protocol::check_fresh(e, now / 1000); !fresh) return;
-  auto bid = protocol::parse_bid(e, keys);
+  auto bid = protocol::parse_bid(e, *conversation_keys);
   if (!bid) {
     spdlog::debug("bid {} refused: {}", e.id.hex().substr(0, 12), bid.error().to_string());
     return;
@@ -282,7 +282,7 @@ void RouterAgent::Impl::register_effects() {
     award.price_msat = a->price;
     award.submit_by = std::max<std::int64_t>(a->submit_by, unix_now() + 1);
     award.deadline_ms = a->deadline;
-    auto e = protocol::build(award, keys, unix_now());
+    auto e = protocol::build(award, *conversation_keys, unix_now());
     if (!e) {
       spdlog::error("cannot build an AWARD: {}", e.error().to_string());
       return state->complete(effect);

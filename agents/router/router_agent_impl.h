@@ -49,7 +49,7 @@ struct RouterAgent::Impl {
   std::unique_ptr<http::Server> server;
   std::unique_ptr<relay::RelayPool> pool;
   std::unique_ptr<runners::HttpClient> http_client;
-  std::unique_ptr<dataplane::ConversationKeyCache> conversation_keys;
+  std::unique_ptr<protocol::ConversationKeyCache> conversation_keys;
   std::unique_ptr<dataplane::Dispatcher> dispatcher;
   std::string base_url;
   std::map<protocol::JobId, PendingJob> pending;

@@ -104,6 +104,11 @@ Status validate(const Bid& b) {
 }
 
 Result<Event> build(const Bid& b, const Keypair& node, UnixSeconds now) {
+  ConversationKeyCache keys(node, 1);
+  return build(b, keys, now);
+}
+
+Result<Event> build(const Bid& b, ConversationKeyCache& node, UnixSeconds now) {
   if (auto st = validate(b); !st) return st.error();
   if (b.valid_until <= now) return fail(kBidName, "valid_until must be after created_at");
   ContentWriter w;
@@ -120,10 +125,15 @@ Result<Event> build(const Bid& b, const Keypair& node, UnixSeconds now) {
   if (!sealed) return sealed.error();
   Tags tags = {detail::p_tag(b.router), detail::e_tag(b.rfb_id, "rfb"),
                expiration_tag(b.valid_until)};
-  return detail::sign_checked({kBid, now, std::move(tags), std::move(*sealed)}, node);
+  return detail::sign_checked({kBid, now, std::move(tags), std::move(*sealed)}, node.self());
 }
 
 Result<Bid> parse_bid(const Event& e, const Keypair& us) {
+  ConversationKeyCache keys(us, 1);
+  return parse_bid(e, keys);
+}
+
+Result<Bid> parse_bid(const Event& e, ConversationKeyCache& us) {
   if (auto st = detail::expect_kind(e, kBid); !st) return st.error();
   TagReader t(kBidName, e);
   auto router = t.pubkey("p");
@@ -168,6 +178,11 @@ Status validate(const Award& a) {
 }
 
 Result<Event> build(const Award& a, const Keypair& router, UnixSeconds now) {
+  ConversationKeyCache keys(router, 1);
+  return build(a, keys, now);
+}
+
+Result<Event> build(const Award& a, ConversationKeyCache& router, UnixSeconds now) {
   if (auto st = validate(a); !st) return st.error();
   if (a.submit_by <= now) return fail(kAwardName, "submit_by must be after created_at");
   const auto* auction = std::get_if<AuctionBasis>(&a.basis);
@@ -187,7 +202,7 @@ Result<Event> build(const Award& a, const Keypair& router, UnixSeconds now) {
     tags.push_back(detail::e_tag(std::get<PostedPriceBasis>(a.basis).price_id, "price"));
   }
   tags.push_back(expiration_tag(a.submit_by));
-  return detail::sign_checked({kAward, now, std::move(tags), std::move(*sealed)}, router);
+  return detail::sign_checked({kAward, now, std::move(tags), std::move(*sealed)}, router.self());
 }
 
 Result<AwardRoute> parse_award_route(const Event& e) {
@@ -212,32 +227,41 @@ Result<AwardRoute> parse_award_route(const Event& e) {
 }
 
 Result<Award> parse_award(const Event& e, const Keypair& us) {
+  ConversationKeyCache keys(us, 1);
+  return parse_award(e, keys);
+}
+
+Result<Award> parse_award(const Event& e, ConversationKeyCache& us) {
   auto route = parse_award_route(e);
   if (!route) return route.error();
-  auto plain = detail::unseal(e, route->node, us);
+  return parse_award(e, *route, us);
+}
+
+Result<Award> parse_award(const Event& e, const AwardRoute& route, ConversationKeyCache& us) {
+  auto plain = detail::unseal(e, route.node, us);
   if (!plain) return plain.error();
 
   auto opened = detail::open_content(e, kAward, *plain);
   if (!opened) return opened.error();
   FieldReader& f = *opened;
   Award a;
-  a.node = route->node;
+  a.node = route.node;
   a.job_id = f.job_id("job_id");
   a.price_msat = f.msat("price_msat");
-  auto token = route->rfb_id ? std::optional(f.capacity_token("capacity_token"))
-                             : f.optional_capacity_token("capacity_token");
+  auto token = route.rfb_id ? std::optional(f.capacity_token("capacity_token"))
+                            : f.optional_capacity_token("capacity_token");
   a.submit_by = f.seconds("submit_by");
   a.deadline_ms = f.millis("deadline_ms");
   if (f.error()) return *f.error();
   if (auto st = validate(a); !st) return st.error();
 
-  if (route->rfb_id)
-    a.basis = AuctionBasis{*route->rfb_id, *route->bid_id, *token};
+  if (route.rfb_id)
+    a.basis = AuctionBasis{*route.rfb_id, *route.bid_id, *token};
   else if (token)
     return fail(kAwardName, "capacity_token is for auction awards only");
   else
-    a.basis = PostedPriceBasis{*route->price_id};
-  if (route->submit_by != a.submit_by) return fail(kAwardName, "expiration must equal submit_by");
+    a.basis = PostedPriceBasis{*route.price_id};
+  if (route.submit_by != a.submit_by) return fail(kAwardName, "expiration must equal submit_by");
   if (a.submit_by <= e.created_at) return fail(kAwardName, "submit_by must be after created_at");
   return a;
 }

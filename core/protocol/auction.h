@@ -12,6 +12,7 @@
 
 #include "core/nostr/event.h"
 #include "core/nostr/keys.h"
+#include "core/protocol/conversation_keys.h"
 #include "core/protocol/kinds.h"
 #include "core/protocol/units.h"
 #include "core/util/result.h"
@@ -119,18 +120,26 @@ Status validate(const Bid& bid);
 Status validate(const Award& award);
 Status validate(const Cancel& cancel);
 
-// Signed (and for BID and AWARD sealed) events with created_at = now.
+// Signed (and for BID and AWARD sealed) events with created_at = now. The sealed kinds also come
+// in forms that take the signer's ConversationKeyCache, for agents that seal to the same peers
+// all day; the Keypair forms derive the NIP-44 key on each call.
 Result<Event> build(const Rfb& rfb, const Keypair& router, UnixSeconds now);
 Result<Event> build(const Bid& bid, const Keypair& node, UnixSeconds now);
+Result<Event> build(const Bid& bid, ConversationKeyCache& node, UnixSeconds now);
 Result<Event> build(const Award& award, const Keypair& router, UnixSeconds now);
+Result<Event> build(const Award& award, ConversationKeyCache& router, UnixSeconds now);
 Result<Event> build(const Cancel& cancel, const Keypair& router, UnixSeconds now);
 
 Result<Rfb> parse_rfb(const Event& e);
 // `us`: the router that published the RFB (or the bidder itself).
 Result<Bid> parse_bid(const Event& e, const Keypair& us);
+Result<Bid> parse_bid(const Event& e, ConversationKeyCache& us);
 // `us`: the awarded node (or the router that wrote it).
 Result<Award> parse_award(const Event& e, const Keypair& us);
+Result<Award> parse_award(const Event& e, ConversationKeyCache& us);
 Result<AwardRoute> parse_award_route(const Event& e);
+// The rest of parse_award, for a caller that already read the route (parse_award_route(e)).
+Result<Award> parse_award(const Event& e, const AwardRoute& route, ConversationKeyCache& us);
 Result<Cancel> parse_cancel(const Event& e);
 
 // F-01 freshness of a relayed auction message on the receiver's clock: refused when its

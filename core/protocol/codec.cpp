@@ -524,22 +524,22 @@ Status expect_kind(const Event& e, Kind kind) {
                  "), got " + std::to_string(e.kind));
 }
 
-Result<std::string> seal(std::string_view plaintext, const Keypair& from, const PublicKey& to) {
-  auto key = nip44::conversation_key(from.secret_key(), to);
-  if (!key) return key.error();
-  return nip44::encrypt(plaintext, *key);
+Result<std::string> seal(std::string_view plaintext, ConversationKeyCache& keys,
+                         const PublicKey& to) {
+  return keys.seal_to(plaintext, to);
 }
 
-Result<std::string> unseal(const Event& e, const PublicKey& addressee, const Keypair& us) {
+Result<std::string> unseal(const Event& e, const PublicKey& addressee, ConversationKeyCache& keys) {
   std::string_view kind = kind_name(e.kind);
+  const PublicKey& us = keys.self().public_key();
   const PublicKey* other = nullptr;
-  if (us.public_key() == addressee)
+  if (us == addressee)
     other = &e.pubkey;
-  else if (us.public_key() == e.pubkey)
+  else if (us == e.pubkey)
     other = &addressee;
   else
     return invalid(std::string(kind) + " is not addressed to us");
-  auto key = nip44::conversation_key(us.secret_key(), *other);
+  auto key = keys.get(*other);
   if (!key)
     return invalid(std::string(kind) + " content does not decrypt (" + key.error().message + ")");
   auto plain = nip44::decrypt(e.content, *key);

@@ -13,6 +13,7 @@
 #include "core/nostr/event.h"
 #include "core/nostr/keys.h"
 #include "core/nostr/sha256.h"
+#include "core/protocol/conversation_keys.h"
 #include "core/protocol/kinds.h"
 #include "core/protocol/units.h"
 #include "core/util/json_reader.h"
@@ -210,12 +211,13 @@ Tag p_tag(const PublicKey& pubkey);
 // `invalid: expected kind 26091 (BID), got 1`.
 Status expect_kind(const Event& e, Kind kind);
 
-// NIP-44 v2 from `from` to `to`.
-Result<std::string> seal(std::string_view plaintext, const Keypair& from, const PublicKey& to);
+// NIP-44 v2 from keys.self() to `to`.
+Result<std::string> seal(std::string_view plaintext, ConversationKeyCache& keys,
+                         const PublicKey& to);
 
-// Opens a sealed content as one of the two parties: `us` is either the addressee (`addressee`,
-// from the p tag) or the author. Anyone else gets `<KIND> is not addressed to us`.
-Result<std::string> unseal(const Event& e, const PublicKey& addressee, const Keypair& us);
+// Opens a sealed content as one of the two parties: keys.self() is either the addressee
+// (`addressee`, from the p tag) or the author. Anyone else gets `<KIND> is not addressed to us`.
+Result<std::string> unseal(const Event& e, const PublicKey& addressee, ConversationKeyCache& keys);
 
 // Signs `t` after the DEL check.
 Result<Event> sign_checked(EventTemplate t, const Keypair& signer);

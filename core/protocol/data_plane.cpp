@@ -111,6 +111,11 @@ Status validate(const JobResult& r) {
 }
 
 Result<Event> build(const JobResult& r, const Keypair& node, UnixSeconds now) {
+  ConversationKeyCache keys(node, 1);
+  return build(r, keys, now);
+}
+
+Result<Event> build(const JobResult& r, ConversationKeyCache& node, UnixSeconds now) {
   if (auto st = validate(r); !st) return st.error();
   ContentWriter w;
   w.string("job_id", r.job_id.hex());
@@ -126,15 +131,20 @@ Result<Event> build(const JobResult& r, const Keypair& node, UnixSeconds now) {
   }
   Tags tags = {detail::e_tag(r.job_submit_id, "job"), detail::e_tag(r.award_id, "award"),
                detail::p_tag(r.router)};
-  return detail::sign_checked({kJobResult, now, std::move(tags), std::move(content)}, node);
+  return detail::sign_checked({kJobResult, now, std::move(tags), std::move(content)}, node.self());
 }
 
 Result<JobResult> parse_job_result(const Event& e, const Keypair& us, PrivacyLevel privacy) {
+  ConversationKeyCache keys(us, 1);
+  return parse_job_result(e, keys, privacy);
+}
+
+Result<JobResult> parse_job_result(const Event& e, ConversationKeyCache& us, PrivacyLevel privacy) {
   if (auto st = detail::expect_kind(e, kJobResult); !st) return st.error();
   TagReader t(kResultName, e);
   auto router = t.pubkey("p");
   if (t.error()) return *t.error();
-  if (us.public_key() != *router && us.public_key() != e.pubkey)
+  if (us.self().public_key() != *router && us.self().public_key() != e.pubkey)
     return fail(kResultName, "is not addressed to us");
   std::string plain;
   if (is_sealed(privacy)) {
@@ -231,6 +241,12 @@ Result<Metering> parse_metering(const Event& e) {
 
 Result<JobBody> seal_job_body(std::string_view plaintext, PrivacyLevel privacy,
                               const Keypair& router, const PublicKey& node) {
+  ConversationKeyCache keys(router, 1);
+  return seal_job_body(plaintext, privacy, keys, node);
+}
+
+Result<JobBody> seal_job_body(std::string_view plaintext, PrivacyLevel privacy,
+                              ConversationKeyCache& router, const PublicKey& node) {
   if (privacy == PrivacyLevel::pl3)
     return invalid("a PL3 job never leaves the router (ERR_PRIVACY_UNSUPPORTED)");
   JobBody body;
@@ -240,11 +256,12 @@ Result<JobBody> seal_job_body(std::string_view plaintext, PrivacyLevel privacy,
     if (!sealed) return sealed.error();
     body.bytes = std::move(*sealed);
     body.content_type = kContentTypeSealed;
+    body.payload_hash = sha256(body.bytes);
   } else {
     body.bytes = std::string(plaintext);
     body.content_type = kContentTypeJson;
+    body.payload_hash = body.input_hash;  // the same bytes
   }
-  body.payload_hash = sha256(body.bytes);
   return body;
 }
 

@@ -10,6 +10,7 @@
 #include "core/nostr/event.h"
 #include "core/nostr/keys.h"
 #include "core/nostr/sha256.h"
+#include "core/protocol/conversation_keys.h"
 #include "core/protocol/kinds.h"
 #include "core/protocol/units.h"
 #include "core/util/result.h"
@@ -83,6 +84,7 @@ Status validate(const Metering& metering);
 
 Result<Event> build(const JobSubmit& submit, const Keypair& router, UnixSeconds now);
 Result<Event> build(const JobResult& result, const Keypair& node, UnixSeconds now);
+Result<Event> build(const JobResult& result, ConversationKeyCache& node, UnixSeconds now);
 Result<Event> build(const Metering& metering, const Keypair& node, UnixSeconds now);
 
 // Shape only: the node's binding checks of F-04 (time window, URL, body hash, award) need the
@@ -91,6 +93,7 @@ Result<JobSubmit> parse_job_submit(const Event& e);
 // `us`: the router (or the node that wrote it). `privacy`: the job's level; a PL1+ result in the
 // clear, or a PL0 result sealed, is refused.
 Result<JobResult> parse_job_result(const Event& e, const Keypair& us, PrivacyLevel privacy);
+Result<JobResult> parse_job_result(const Event& e, ConversationKeyCache& us, PrivacyLevel privacy);
 Result<Metering> parse_metering(const Event& e);
 
 // ---- The job body -------------------------------------------------------------------------------
@@ -107,6 +110,8 @@ struct JobBody {
 // PL1 and PL2; PL0 goes in the clear; PL3 is `invalid:` (it never leaves the router).
 Result<JobBody> seal_job_body(std::string_view plaintext, PrivacyLevel privacy,
                               const Keypair& router, const PublicKey& node);
+Result<JobBody> seal_job_body(std::string_view plaintext, PrivacyLevel privacy,
+                              ConversationKeyCache& router, const PublicKey& node);
 
 // Node side, after the JOB_SUBMIT passed its checks: the Content-Type must match the level
 // (parameters such as "; charset=utf-8" are ignored), the body must decrypt (PL1+), and the

@@ -1,11 +1,10 @@
-// agents/dataplane without sockets: the key cache, the cached-key codecs against core/protocol's,
+// agents/dataplane without sockets: the key cache, the cached-key codecs against the Keypair forms,
 // the chat body, the node's answer builders and the router's answer checks.
 #include <gtest/gtest.h>
 
 #include "agents/dataplane/answer.h"
 #include "agents/dataplane/answer_reader.h"
 #include "agents/dataplane/job_body.h"
-#include "agents/dataplane/sealed.h"
 #include "core/nostr/bech32.h"
 #include "core/nostr/sha256.h"
 #include "core/protocol/protocol.h"
@@ -22,16 +21,16 @@ constexpr UnixSeconds kNow = 1767225600;
 
 struct Keys {
   test::DataplaneKeys k;
-  ConversationKeyCache router{k.router};
-  ConversationKeyCache node{k.node};
-  ConversationKeyCache stranger{k.stranger};
+  protocol::ConversationKeyCache router{k.router};
+  protocol::ConversationKeyCache node{k.node};
+  protocol::ConversationKeyCache stranger{k.stranger};
 };
 
 // ---- Conversation keys --------------------------------------------------------------------------
 
 TEST(ConversationKeys, ComputedOncePerPeerAndEqualToNip44s) {
   test::DataplaneKeys k;
-  ConversationKeyCache cache(k.router, 2);
+  protocol::ConversationKeyCache cache(k.router, 2);
   auto a = cache.get(k.node.public_key());
   ASSERT_TRUE(a);
   EXPECT_EQ(*a, *nip44::conversation_key(k.router.secret_key(), k.node.public_key()));
@@ -53,13 +52,13 @@ TEST(SealedCodecs, OpenAwardMatchesParseAward) {
     test::JobSpec s;
     s.posted_price = posted;
     Event award = test::make_award(keys.k.router, keys.k.node.public_key(), s);
-    auto ours = open_award(award, keys.node);
+    auto ours = protocol::parse_award(award, keys.node);
     auto theirs = protocol::parse_award(award, keys.k.node);
     ASSERT_TRUE(ours) << ours.error().to_string();
     ASSERT_TRUE(theirs);
     EXPECT_EQ(*ours, *theirs);
-    EXPECT_EQ(*open_award(award, keys.router), *theirs);  // the author reads it back
-    EXPECT_EQ(open_award(award, keys.stranger).error().to_string(),
+    EXPECT_EQ(*protocol::parse_award(award, keys.router), *theirs);  // the author reads it back
+    EXPECT_EQ(protocol::parse_award(award, keys.stranger).error().to_string(),
               protocol::parse_award(award, keys.k.stranger).error().to_string());
   }
 }
@@ -74,14 +73,14 @@ TEST(SealedCodecs, JobResultBuiltWithACachedKeyParsesWithCoreAndBack) {
     r.privacy = level;
     r.job_id = protocol::new_job_id();
     r.text = "line one\nline \"two\"";
-    auto ours = build_job_result(r, keys.node, kNow);
+    auto ours = protocol::build(r, keys.node, kNow);
     ASSERT_TRUE(ours) << ours.error().to_string();
     EXPECT_TRUE(verify_event(*ours));
     auto parsed = protocol::parse_job_result(*ours, keys.k.router, level);
     ASSERT_TRUE(parsed) << parsed.error().to_string();
     EXPECT_EQ(*parsed, r);
     auto core_built = protocol::build(r, keys.k.node, kNow);
-    auto opened = open_job_result(*core_built, keys.router, level);
+    auto opened = protocol::parse_job_result(*core_built, keys.router, level);
     ASSERT_TRUE(opened) << opened.error().to_string();
     EXPECT_EQ(*opened, r);
   }
@@ -89,21 +88,23 @@ TEST(SealedCodecs, JobResultBuiltWithACachedKeyParsesWithCoreAndBack) {
   protocol::JobResult r;
   r.router = keys.k.router.public_key();
   r.privacy = PrivacyLevel::pl0;
-  auto clear = build_job_result(r, keys.node, kNow);
-  EXPECT_EQ(open_job_result(*clear, keys.router, PrivacyLevel::pl1).error().to_string(),
+  auto clear = protocol::build(r, keys.node, kNow);
+  EXPECT_EQ(protocol::parse_job_result(*clear, keys.router, PrivacyLevel::pl1).error().to_string(),
             "invalid: JOB_RESULT must be sealed for a PL1 job");
   r.privacy = PrivacyLevel::pl1;
-  auto sealed = build_job_result(r, keys.node, kNow);
-  EXPECT_EQ(open_job_result(*sealed, keys.router, PrivacyLevel::pl0).error().to_string(),
+  auto sealed = protocol::build(r, keys.node, kNow);
+  EXPECT_EQ(protocol::parse_job_result(*sealed, keys.router, PrivacyLevel::pl0).error().to_string(),
             "invalid: JOB_RESULT must be in the clear for a PL0 job");
-  EXPECT_EQ(open_job_result(*sealed, keys.stranger, PrivacyLevel::pl1).error().to_string(),
-            "invalid: JOB_RESULT is not addressed to us");
+  EXPECT_EQ(
+      protocol::parse_job_result(*sealed, keys.stranger, PrivacyLevel::pl1).error().to_string(),
+      "invalid: JOB_RESULT is not addressed to us");
 }
 
 TEST(SealedCodecs, JobBodySealedWithACachedKeyOpensWithCore) {
   Keys keys;
   std::string plain = test::chat_body("secret prompt");
-  auto body = seal_job_body(plain, PrivacyLevel::pl2, keys.k.node.public_key(), keys.router);
+  auto body =
+      protocol::seal_job_body(plain, PrivacyLevel::pl2, keys.router, keys.k.node.public_key());
   ASSERT_TRUE(body);
   EXPECT_EQ(body->content_type, protocol::kContentTypeSealed);
   EXPECT_EQ(body->payload_hash, sha256(body->bytes));
@@ -115,10 +116,12 @@ TEST(SealedCodecs, JobBodySealedWithACachedKeyOpensWithCore) {
                                      keys.k.node),
             plain);
   EXPECT_EQ(*open_job_body(body->bytes, s, keys.k.router.public_key(), keys.node), plain);
-  auto clear = seal_job_body(plain, PrivacyLevel::pl0, keys.k.node.public_key(), keys.router);
+  auto clear =
+      protocol::seal_job_body(plain, PrivacyLevel::pl0, keys.router, keys.k.node.public_key());
   EXPECT_EQ(clear->bytes, plain);
   EXPECT_EQ(clear->payload_hash, clear->input_hash);
-  EXPECT_FALSE(seal_job_body(plain, PrivacyLevel::pl3, keys.k.node.public_key(), keys.router));
+  EXPECT_FALSE(
+      protocol::seal_job_body(plain, PrivacyLevel::pl3, keys.router, keys.k.node.public_key()));
 }
 
 TEST(JobBody, ContentTypeMatchesTheLevel) {
@@ -274,7 +277,7 @@ TEST_F(Answers, RoutersChecksRefuseEachKindOfBadAnswer) {
   r.router = c.router;
   r.job_id = c.job_id;
   r.text = "tampered";
-  auto tampered = build_job_result(r, keys.node, kNow);
+  auto tampered = protocol::build(r, keys.node, kNow);
   expect_bad(check(answer_json(*tampered, a2->metering), c),
              "invalid: METERING output_hash does not match the output");
 

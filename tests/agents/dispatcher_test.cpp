@@ -125,7 +125,7 @@ class DispatcherTest : public ::testing::Test {
   std::unique_ptr<http::Server> node_server_;
   std::unique_ptr<test::NodeDouble> node_;
   runners::HttpClient client_{router_io_};
-  ConversationKeyCache router_keys_{keys_.router};
+  protocol::ConversationKeyCache router_keys_{keys_.router};
   Dispatcher dispatcher_{router_io_, client_, router_keys_};
   std::thread node_thread_, router_thread_;
 };

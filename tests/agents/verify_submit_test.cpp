@@ -49,7 +49,7 @@ class VerifySubmit : public ::testing::Test {
   }
 
   test::DataplaneKeys keys;
-  ConversationKeyCache node_keys{keys.node};
+  protocol::ConversationKeyCache node_keys{keys.node};
 };
 
 // ---- The happy paths ----------------------------------------------------------------------------

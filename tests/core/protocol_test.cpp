@@ -533,6 +533,32 @@ Award sample_award() {
   return a;
 }
 
+// An agent keeps its conversation keys: many bids and awards with the same peer derive the key
+// once, and read the same as the Keypair forms, which derive it on every call.
+TEST(ProtocolRoundTrip, SealedKindsWithACachedKeyMatchTheKeypairForms) {
+  ConversationKeyCache node_keys(node()), router_keys(router());
+  for (int i = 0; i < 3; ++i) {
+    Bid b = sample_bid();
+    auto e = build(b, node_keys, kNow);
+    ASSERT_TRUE(e) << reason(e);
+    EXPECT_TRUE(verify_event(*e));
+    EXPECT_EQ(e->pubkey, node().public_key());
+    auto cached = parse_bid(*e, router_keys);
+    ASSERT_TRUE(cached) << reason(cached);
+    EXPECT_EQ(*cached, b);
+    EXPECT_EQ(*cached, *parse_bid(*e, router()));
+  }
+  Award a = sample_award();
+  auto award = build(a, router_keys, kNow);
+  ASSERT_TRUE(award) << reason(award);
+  EXPECT_EQ(*parse_award(*award, node_keys), a);
+  EXPECT_EQ(*parse_award(*award, node()), a);
+  EXPECT_EQ(node_keys.misses(), 1u);
+  EXPECT_EQ(router_keys.misses(), 1u);
+  ConversationKeyCache stranger_keys(stranger());
+  EXPECT_EQ(reason(parse_award(*award, stranger_keys)), "invalid: AWARD is not addressed to us");
+}
+
 TEST(ProtocolRoundTrip, AuctionAwardIsSealedToTheWinner) {
   Award a = sample_award();
   auto e = build(a, router(), kNow);

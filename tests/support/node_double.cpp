@@ -1,6 +1,5 @@
 #include "tests/support/node_double.h"
 
-#include "agents/dataplane/sealed.h"
 #include "core/protocol/protocol.h"
 
 namespace fedai::test {
@@ -29,8 +28,8 @@ NodeDouble::NodeDouble(agents::http::Server& server, const Keypair& node, NodeDo
     : server_(server),
       node_(node),
       options_(std::move(options)),
-      keys_(std::make_unique<ConversationKeyCache>(node_)),
-      stranger_keys_(std::make_unique<ConversationKeyCache>(stranger_)),
+      keys_(std::make_unique<protocol::ConversationKeyCache>(node_)),
+      stranger_keys_(std::make_unique<protocol::ConversationKeyCache>(stranger_)),
       fault_(options_.fault) {
   server_.route("POST", std::string(protocol::kJobsPath),
                 [this](Request r, std::shared_ptr<Responder> out) { handle(std::move(r), out); });
@@ -88,7 +87,8 @@ void NodeDouble::handle(Request request, std::shared_ptr<Responder> responder) {
     if (fault == NodeFault::stream_mismatch) outcome.text += " (and more)";
   }
 
-  ConversationKeyCache& signer = fault == NodeFault::wrong_signer ? *stranger_keys_ : *keys_;
+  protocol::ConversationKeyCache& signer =
+      fault == NodeFault::wrong_signer ? *stranger_keys_ : *keys_;
   auto answer = build_answer(job, outcome, options_.rates, signer, unix_now());
   if (!answer) {
     auto r = refuse(protocol::ProtocolError::internal, answer.error().message);
@@ -106,7 +106,7 @@ void NodeDouble::handle(Request request, std::shared_ptr<Responder> responder) {
     r.privacy = job.privacy;
     r.job_id = job.job_id;
     r.text = outcome.text + "!";
-    auto tampered = build_job_result(r, *keys_, unix_now());
+    auto tampered = protocol::build(r, *keys_, unix_now());
     answer->result = *tampered;
     answer->json = answer_json(answer->result, answer->metering);
   } else if (fault == NodeFault::price_above_award) {

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "agents/dataplane/answer.h"
-#include "agents/dataplane/conversation_keys.h"
 #include "agents/dataplane/verify_submit.h"
 #include "agents/http/server.h"
+#include "core/protocol/conversation_keys.h"
 
 namespace fedai::test {
 
@@ -60,7 +60,7 @@ class NodeDouble {
   Keypair node_;
   Keypair stranger_ = Keypair::generate();
   NodeDoubleOptions options_;
-  std::unique_ptr<agents::dataplane::ConversationKeyCache> keys_, stranger_keys_;
+  std::unique_ptr<protocol::ConversationKeyCache> keys_, stranger_keys_;
   std::atomic<NodeFault> fault_;
   std::atomic<std::size_t> accepted_{0}, refused_{0};
   std::mutex mutex_;

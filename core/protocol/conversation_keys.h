@@ -1,13 +1,18 @@
 // NIP-44 conversation keys between this agent's key and its peers, computed once per peer.
 //
 // The key is an ECDH plus an HKDF-extract: about 45 us on these machines, as much as verifying a
-// signature. The data plane seals and opens several payloads per job with the same peer (the
+// signature. An agent seals and opens several payloads per job with the same peer (the BID or the
 // AWARD, the body, the result, every streamed delta), and a router talks to the same few nodes all
 // day, so it keeps the keys. They are secret: the cache wipes them when it drops them.
+//
+// The sealed kinds' builders and parsers (auction.h, data_plane.h) take a cache; their Keypair
+// forms derive the key on each call.
 #pragma once
 
 #include <cstddef>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "core/nostr/keys.h"
@@ -15,7 +20,7 @@
 #include "core/util/bytes.h"
 #include "core/util/result.h"
 
-namespace fedai::agents::dataplane {
+namespace fedai::protocol {
 
 class ConversationKeyCache {
  public:
@@ -32,6 +37,10 @@ class ConversationKeyCache {
   // cached). Thread-safe. When full, an arbitrary entry makes room.
   Result<nip44::ConversationKey> get(const PublicKey& peer);
 
+  // NIP-44 v2 between self() and `peer`.
+  Result<std::string> seal_to(std::string_view plaintext, const PublicKey& peer);
+  Result<std::string> open_from(std::string_view payload, const PublicKey& peer);
+
   std::size_t size() const;
   std::size_t misses() const;  // keys computed (for tests and metrics)
 
@@ -43,4 +52,4 @@ class ConversationKeyCache {
   std::size_t misses_ = 0;
 };
 
-}  // namespace fedai::agents::dataplane
+}  // namespace fedai::protocol

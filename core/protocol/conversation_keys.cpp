@@ -1,8 +1,8 @@
-#include "agents/dataplane/conversation_keys.h"
+#include "core/protocol/conversation_keys.h"
 
 #include <openssl/crypto.h>
 
-namespace fedai::agents::dataplane {
+namespace fedai::protocol {
 namespace {
 
 void wipe(nip44::ConversationKey& key) {
@@ -37,6 +37,20 @@ Result<nip44::ConversationKey> ConversationKeyCache::get(const PublicKey& peer) 
   return key;
 }
 
+Result<std::string> ConversationKeyCache::seal_to(std::string_view plaintext,
+                                                  const PublicKey& peer) {
+  auto key = get(peer);
+  if (!key) return key.error();
+  return nip44::encrypt(plaintext, *key);
+}
+
+Result<std::string> ConversationKeyCache::open_from(std::string_view payload,
+                                                    const PublicKey& peer) {
+  auto key = get(peer);
+  if (!key) return key.error();
+  return nip44::decrypt(payload, *key);
+}
+
 std::size_t ConversationKeyCache::size() const {
   std::lock_guard lock(mutex_);
   return keys_.size();
@@ -47,4 +61,4 @@ std::size_t ConversationKeyCache::misses() const {
   return misses_;
 }
 
-}  // namespace fedai::agents::dataplane
+}  // namespace fedai::protocol
