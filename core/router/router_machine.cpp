@@ -630,7 +630,9 @@ machine::Record RouterMachine::record(const JobRequested& r, UnixMillis at) {
   return make_record(kJobRequested, r, at);
 }
 machine::Record RouterMachine::record(RecordType type, const EventSent& r, UnixMillis at) {
-  return make_record(type, r, at, r.event_id);
+  // No seen id: the event is the router's own, and applying it twice changes nothing (the job's
+  // phase guards it). A seen id per event sent would keep two rows per job for the seen TTL.
+  return make_record(type, r, at);
 }
 machine::Record RouterMachine::record(const CapsReceived& r, UnixMillis at) {
   return make_record(kCapsReceived, r, at, r.event_id);

@@ -203,6 +203,16 @@ TEST(RouterMachine, AuctionHappyPath) {
   EXPECT_EQ(dispatch.node, kNodeB);
   EXPECT_EQ(dispatch.award_json, "{\"award\":1}");
   EXPECT_EQ(h.book(j).state, market::AuctionState::awarded);
+  // The same AWARD again (an effect carried out twice across a crash) changes nothing: the job's
+  // phase guards it, with no seen id kept for the router's own events.
+  auto awarded = h.job(j);
+  EXPECT_EQ(h.push(RouterMachine::record(kAwardSent, EventSent{j, 1, award_id, 0, "{\"award\":1}"},
+                                         kT0 + 1511))
+                .status,
+            Status::applied);
+  EXPECT_TRUE(h.effects().empty());
+  EXPECT_EQ(h.job(j).phase, JobPhase::dispatching);
+  EXPECT_EQ(h.job(j).awarded_at, awarded.awarded_at);
 
   DispatchOutcome ok{j,
                      1,
