@@ -57,6 +57,10 @@ const std::vector<OptionSpec<NodeOptions>>& node_option_specs() {
                  "fsync every commit (false: a process crash loses nothing, an OS crash may lose "
                  "the last moments)",
                  &O::durable),
+      integer<O>("checkpoint-every",
+                 "Log records between checkpoints: the state is copied aside and the log emptied, "
+                 "so the database stays the size of the live state (0: keep the whole log)",
+                 &O::checkpoint_every, 0, std::uint64_t{1} << 40),
       text<O>("runner-kind",
               "Model server API: openai (llama.cpp server, vLLM, Ollama's OpenAI API), llamacpp "
               "(/completion) or ollama (/api/chat)",
@@ -128,6 +132,10 @@ const std::vector<OptionSpec<RouterOptions>>& router_option_specs() {
                  "fsync every commit (false: a process crash loses nothing, an OS crash may lose "
                  "the last moments)",
                  &O::durable),
+      integer<O>("checkpoint-every",
+                 "Log records between checkpoints: the state is copied aside and the log emptied, "
+                 "so the database stays the size of the live state (0: keep the whole log)",
+                 &O::checkpoint_every, 0, std::uint64_t{1} << 40),
       text_list<O>("api-key", "A client API key (Authorization: Bearer KEY); repeat for several",
                    &O::api_keys),
       boolean<O>("allow-nip98",
@@ -188,6 +196,7 @@ Result<agents::NodeConfig> node_config(const NodeOptions& o, const Keypair& keys
   c.public_url = o.public_url;
   c.db = o.db;
   c.durable = o.durable;
+  c.checkpoint_every = o.checkpoint_every;
   c.runner.kind = o.runner_kind;
   c.runner.base_url = o.runner_url;
   node::ModelOffer offer;
@@ -228,6 +237,7 @@ Result<agents::RouterConfig> router_config(const RouterOptions& o, const Keypair
   c.public_url = o.public_url;
   c.db = o.db;
   c.durable = o.durable;
+  c.checkpoint_every = o.checkpoint_every;
   c.api_keys = o.api_keys;
   c.allow_nip98 = o.allow_nip98;
   c.allow_anonymous = o.allow_anonymous;

@@ -40,7 +40,9 @@ int stats(const std::string& path) {
   auto s = o.store->stats();
   std::cout << "database:        " << path << "\n"
             << "machine:         " << o.machine->name() << "\n"
-            << "log records:     " << s.records << "\n"
+            << "log records:     " << s.records << " (of " << s.next_seq << " appended)\n"
+            << "checkpoint:      "
+            << (s.checkpoint_seq ? "at record " + std::to_string(s.checkpoint_seq) : "none") << "\n"
             << "pending effects: " << s.pending_effects << "\n"
             << "seen ids:        " << s.seen_ids << "\n"
             << "map used:        " << s.map_used_bytes / 1024 << " KiB\n"
@@ -64,6 +66,8 @@ int replay(const std::string& path, std::string scratch) {
   if (temporary) std::filesystem::remove_all(scratch);
   if (!report) throw CommandError("replay failed: " + report.error().message);
   double rate = report->seconds > 0 ? static_cast<double>(report->records) / report->seconds : 0;
+  if (report->checkpoint_seq)
+    std::cout << "from the checkpoint at record " << report->checkpoint_seq << "\n";
   std::cout << "records: " << report->records << " in " << std::fixed << std::setprecision(3)
             << report->seconds << " s (" << std::setprecision(0) << rate << "/s)\n"
             << "live:    " << live.hex() << "\n"

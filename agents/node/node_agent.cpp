@@ -100,6 +100,7 @@ Status NodeAgent::Impl::start() {
   policy = make_policy();
   store::MachineStoreOptions store_options{config.db, std::size_t{4} << 30, config.durable};
   store_options.inline_when_idle = true;  // without fsync, an idle writer commits on our thread
+  store_options.checkpoint_every = config.checkpoint_every;
   auto s = store::MachineStore::open(store_options, machine);
   if (!s)
     return make_error(ErrorCode::error,

@@ -26,7 +26,9 @@ struct NodeConfig {
   std::string listen = "127.0.0.1:0";  // the data plane
   std::string public_url;              // announced endpoint; default http://<listen>
   std::string db;                      // database directory
-  bool durable = true;                 // fsync each group commit
+  bool durable = true;
+  std::uint64_t checkpoint_every = 20'000;  // log records between checkpoints; 0: keep them all //
+                                            // fsync each group commit
   runners::RunnerOptions runner;
   std::map<std::string, node::ModelOffer> models;  // empty: every model the runner lists
   node::ModelOffer defaults;                       // for models taken from the runner

@@ -28,6 +28,7 @@ struct RouterConfig {
   std::string public_url;                 // for NIP-98 (default http://<listen>)
   std::string db;
   bool durable = true;
+  std::uint64_t checkpoint_every = 20'000;  // log records between checkpoints; 0: keep them all
   // Client authentication: an API key (Authorization: Bearer KEY) from this list, or NIP-98
   // (Authorization: Nostr ...). With allow_anonymous, requests without credentials are served
   // (the devnet does this on loopback).

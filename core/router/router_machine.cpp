@@ -72,8 +72,9 @@ std::string_view to_string(JobPhase p) {
 }
 
 std::span<const std::string_view> RouterMachine::tables() const {
-  static constexpr std::string_view names[] = {"jobs",   "active", "auctions", "rfbs",  "caps",
-                                               "prices", "status", "peers",    "spend", "config"};
+  static constexpr std::string_view names[] = {"jobs",  "active", "auctions", "rfbs",
+                                               "caps",  "prices", "status",   "peers",
+                                               "spend", "config", "finished"};
   return names;
 }
 
@@ -163,6 +164,8 @@ class RouterMachine::Run {
     book.terms = market::AuctionTerms{
         ev.event_id, job->request.job_id,    p_.self, job->request.max_price, job->request.deadline,
         now_,        job->request.bid_window};
+    // A late bid for an earlier round names an RFB that is no longer the job's.
+    if (job->rfb_id) txn_.erase(kRfbs, key_of(*job->rfb_id));
     job->rfb_id = ev.event_id;
     job->phase = JobPhase::bidding;
     job->rfb_at = now_;
@@ -304,7 +307,7 @@ class RouterMachine::Run {
       job->phase = JobPhase::done;
       job->price = o.price;
       job->finished_at = now_;
-      txn_.erase(kActive, key_of(job->request.job_id));
+      retire(job->request.job_id);
       emit(kClientReply, "reply:" + hex_of(job->request.job_id),
            ClientReply{job->request.job_id, true, job->attempts, protocol::ProtocolError::internal,
                        ""});
@@ -357,7 +360,7 @@ class RouterMachine::Run {
     job->phase = JobPhase::cancelled;
     job->reason = "the client went away";
     job->finished_at = now_;
-    txn_.erase(kActive, key_of(g.job_id));
+    retire(g.job_id);
     save(*job);
   }
 
@@ -379,7 +382,7 @@ class RouterMachine::Run {
       job->error = protocol::ProtocolError::cancelled;
       job->reason = "the router restarted";
       job->finished_at = now_;
-      txn_.erase(kActive, key_of(id));
+      retire(id);
       save(*job);
     }
   }
@@ -389,7 +392,7 @@ class RouterMachine::Run {
     job.error = error;
     job.reason = reason;
     job.finished_at = now_;
-    txn_.erase(kActive, key_of(job.request.job_id));
+    retire(job.request.job_id);
     emit(kClientReply, "reply:" + hex_of(job.request.job_id),
          ClientReply{job.request.job_id, false, job.attempts, error, reason});
     save(job);
@@ -540,6 +543,43 @@ class RouterMachine::Run {
   }
   void save(const JobState& job) {
     txn_.put(kJobs, key_of(job.request.job_id), codec::encode(job));
+  }
+
+  // A job just finished: it leaves the active set and joins the finished ones, of which the
+  // newest kKeepFinishedJobs are kept (for /fedai/v1/jobs and a late look); older ones are
+  // forgotten with their auction book and RFB. What outlives a job is in kPeers (counts,
+  // reputation, money paid) and kSpend.
+  void retire(const JobId& id) {
+    txn_.erase(kActive, key_of(id));
+    std::uint64_t first = 0, next = 0;
+    if (auto range = txn_.get(kConfig, "finished"); range && range->size() == 16) {
+      BinaryReader r(*range);
+      first = r.u64be();
+      next = r.u64be();
+    }
+    txn_.put(kFinished, be64(next++), key_of(id));
+    for (; next - first > kKeepFinishedJobs; ++first) {
+      std::string key = be64(first);
+      if (auto old = txn_.get(kFinished, key); old && old->size() == 16) {
+        JobId old_id;
+        std::memcpy(old_id.data(), old->data(), 16);
+        forget(old_id);
+      }
+      txn_.erase(kFinished, key);
+    }
+    txn_.put(kConfig, "finished", be64(first) + be64(next));
+  }
+
+  void forget(const JobId& id) {
+    if (auto job = load_job(id); job && job->rfb_id) txn_.erase(kRfbs, key_of(*job->rfb_id));
+    txn_.erase(kAuctions, key_of(id));
+    txn_.erase(kJobs, key_of(id));
+  }
+
+  static std::string be64(std::uint64_t v) {
+    BinaryWriter w;
+    w.u64be(v);
+    return std::move(w).data();
   }
 
   PeerStats peer(const PublicKey& node) {

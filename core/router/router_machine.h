@@ -115,17 +115,20 @@ struct PeerStats {
 class RouterMachine final : public machine::Machine {
  public:
   enum Table : machine::TableId {
-    kJobs = 0,      // job id -> JobState
-    kActive = 1,    // job id -> "" for jobs not yet finished
-    kAuctions = 2,  // job id -> market::AuctionBook
-    kRfbs = 3,      // RFB id -> job id
-    kCaps = 4,      // model \0 node \0 instance -> CapsReceived
-    kPrices = 5,    // model \0 job type \0 node \0 instance -> PriceReceived
-    kStatus = 6,    // node \0 instance -> StatusReceived
-    kPeers = 7,     // node -> PeerStats
-    kSpend = 8,     // "spend" -> market::SpendLedger
-    kConfig = 9,    // "policy" -> RouterPolicy
+    kJobs = 0,       // job id -> JobState
+    kActive = 1,     // job id -> "" for jobs not yet finished
+    kAuctions = 2,   // job id -> market::AuctionBook
+    kRfbs = 3,       // RFB id -> job id
+    kCaps = 4,       // model \0 node \0 instance -> CapsReceived
+    kPrices = 5,     // model \0 job type \0 node \0 instance -> PriceReceived
+    kStatus = 6,     // node \0 instance -> StatusReceived
+    kPeers = 7,      // node -> PeerStats
+    kSpend = 8,      // "spend" -> market::SpendLedger
+    kConfig = 9,     // "policy" -> RouterPolicy; "finished" -> first, next (be64 each)
+    kFinished = 10,  // order finished (be64) -> job id: the newest kKeepFinishedJobs
   };
+  // Finished jobs kept in kJobs; older ones are forgotten (their totals live on in kPeers).
+  static constexpr std::uint64_t kKeepFinishedJobs = 1000;
 
   std::string_view name() const override { return "router"; }
   std::span<const std::string_view> tables() const override;

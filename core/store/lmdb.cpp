@@ -90,6 +90,10 @@ std::size_t Txn::entries(MDB_dbi dbi) const {
   return st.ms_entries;
 }
 
+void Txn::clear(MDB_dbi dbi) {
+  check(mdb_drop(txn_, dbi, 0), "mdb_drop");
+}
+
 Cursor::Cursor(const Txn& txn, MDB_dbi dbi) {
   check(mdb_cursor_open(txn.get(), dbi, &cursor_), "mdb_cursor_open");
 }

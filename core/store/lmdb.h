@@ -91,6 +91,8 @@ class Txn {
   bool del(MDB_dbi dbi, std::string_view key);
   MDB_dbi open_db(const char* name, unsigned flags = MDB_CREATE);
   std::size_t entries(MDB_dbi dbi) const;
+  // Empties the database (mdb_drop without deleting it).
+  void clear(MDB_dbi dbi);
 
  private:
   explicit Txn(MDB_txn* txn) : txn_(txn) {}

@@ -106,6 +106,9 @@ class MachineStore::Impl {
       dbis[static_cast<TableId>(i)] = txn.open_db(("t:" + std::string(names[i])).c_str());
     for (TableId id : machine::kFrameworkTables)
       dbis[id] = txn.open_db(std::string(machine::framework_table_name(id)).c_str());
+    // The checkpoint: each table as it stood at checkpoint_seq.
+    for (const auto& [id, dbi] : dbis)
+      checkpoint_dbis[id] = txn.open_db(("c:" + table_name(machine, id)).c_str());
 
     // The environment remembers which machine and schema wrote it.
     std::string who = std::string(kSchema) + "/" + std::string(machine.name());
@@ -117,14 +120,48 @@ class MachineStore::Impl {
       txn.put(meta, "machine", who);
     }
     if (auto v = txn.get(meta, "next_seq")) next_seq = lmdb::get_be64(*v);
+    if (auto v = txn.get(meta, "checkpoint_seq")) checkpoint_seq = lmdb::get_be64(*v);
     txn.commit();
+  }
+
+  static std::string table_name(const machine::Machine& machine, TableId id) {
+    auto names = machine.tables();
+    return id < names.size() ? std::string(names[id])
+                             : std::string(machine::framework_table_name(id));
+  }
+
+  // In the commit's transaction, once the log holds `checkpoint_every` records: the tables as they
+  // stand now become the checkpoint, and the log is emptied. Each table is copied in key order
+  // (MDB_APPEND: no B-tree search); the pages the old checkpoint and log used are freed for reuse.
+  void take_checkpoint(Txn& txn, std::uint64_t seq) {
+    for (const auto& [id, dbi] : dbis) {
+      MDB_dbi copy = checkpoint_dbis.at(id);
+      txn.clear(copy);
+      Cursor c(txn, dbi);
+      for (bool ok = c.first(); ok; ok = c.next()) txn.put(copy, c.key(), c.value(), MDB_APPEND);
+    }
+    txn.clear(log);
+    std::string at;
+    lmdb::put_be64(at, seq);
+    txn.put(meta, "checkpoint_seq", at);
+  }
+
+  // The checkpoint's tables into `to`'s live tables (a scratch environment being rebuilt).
+  void copy_checkpoint(const Txn& from, Impl& to, Txn& to_txn) const {
+    for (const auto& [id, dbi] : checkpoint_dbis) {
+      Cursor c(from, dbi);
+      for (bool ok = c.first(); ok; ok = c.next())
+        to_txn.put(to.dbis.at(id), c.key(), c.value(), MDB_APPEND);
+    }
   }
 
   MachineStoreOptions options;
   lmdb::Env env;
   MDB_dbi log{}, meta{};
   std::map<TableId, MDB_dbi> dbis;
-  std::uint64_t next_seq = 0;  // writer thread only
+  std::map<TableId, MDB_dbi> checkpoint_dbis;
+  std::uint64_t next_seq = 0;        // writer thread only
+  std::uint64_t checkpoint_seq = 0;  // writer thread only
   std::atomic<std::uint64_t> group_commits{0};
 };
 
@@ -229,8 +266,12 @@ void MachineStore::commit(std::deque<Pending>& batch) {
     std::string next;
     lmdb::put_be64(next, seq);
     txn.put(impl_->meta, "next_seq", next);
+    std::uint64_t every = impl_->options.checkpoint_every;
+    bool checkpoint = every != 0 && seq - impl_->checkpoint_seq >= every;
+    if (checkpoint) impl_->take_checkpoint(txn, seq);
     txn.commit();
     impl_->next_seq = seq;
+    if (checkpoint) impl_->checkpoint_seq = seq;
     ++impl_->group_commits;
   } catch (const std::exception& e) {
     // Nothing of this batch was committed: every record in it is refused.
@@ -267,6 +308,8 @@ MachineStoreStats MachineStore::stats() const {
   MachineStoreStats s;
   Txn txn = Txn::begin_read(impl_->env);
   s.records = txn.entries(impl_->log);
+  if (auto v = txn.get(impl_->meta, "checkpoint_seq")) s.checkpoint_seq = lmdb::get_be64(*v);
+  if (auto v = txn.get(impl_->meta, "next_seq")) s.next_seq = lmdb::get_be64(*v);
   s.pending_effects = txn.entries(impl_->dbis.at(machine::kOutboxTable));
   s.seen_ids = txn.entries(impl_->dbis.at(machine::kSeenTable));
   MDB_envinfo info;
@@ -314,12 +357,8 @@ Result<std::string> MachineStore::machine_name(const std::string& path) {
 std::vector<std::pair<std::string, std::uint64_t>> MachineStore::table_sizes() const {
   std::vector<std::pair<std::string, std::uint64_t>> out;
   Txn txn = Txn::begin_read(impl_->env);
-  auto names = machine_.tables();
-  for (const auto& [id, dbi] : impl_->dbis) {
-    std::string name =
-        id < names.size() ? std::string(names[id]) : std::string(machine::framework_table_name(id));
-    out.emplace_back(name, txn.entries(dbi));
-  }
+  for (const auto& [id, dbi] : impl_->dbis)
+    out.emplace_back(Impl::table_name(machine_, id), txn.entries(dbi));
   return out;
 }
 
@@ -337,6 +376,12 @@ Result<ReplayReport> MachineStore::replay_into(const std::string& scratch_path) 
     // Large transactions: replay is a bulk load. Records are read from the live log in one read
     // transaction and applied in chunks.
     Txn read_txn = Txn::begin_read(impl_->env);
+    if (auto v = read_txn.get(impl_->meta, "checkpoint_seq")) {
+      report.checkpoint_seq = lmdb::get_be64(*v);
+      Txn txn = Txn::begin_write(scratch.env);
+      impl_->copy_checkpoint(read_txn, scratch, txn);
+      txn.commit();
+    }
     Cursor c(read_txn, impl_->log);
     machine::Record record;
     bool more = c.first();

@@ -34,6 +34,11 @@ struct MachineStoreOptions {
   // Ignored with sync: an fsync must not block the caller. Also maps the file writable
   // (lmdb::Env::Options::write_map): no pwrite() per page.
   bool inline_when_idle = false;
+  // Log retention. Every `checkpoint_every` records the commit that reaches it also copies the
+  // projections into the checkpoint tables and empties the log: the log then holds the records
+  // since the last checkpoint, and replay starts from the checkpoint. The file stops growing
+  // with the history (the freed pages are reused). 0 keeps every record.
+  std::uint64_t checkpoint_every = 0;
   machine::RunnerOptions runner{};
 };
 
@@ -45,7 +50,9 @@ struct AppendResult {
 };
 
 struct MachineStoreStats {
-  std::uint64_t records = 0;  // log length
+  std::uint64_t records = 0;         // log length (records since the checkpoint)
+  std::uint64_t checkpoint_seq = 0;  // records folded into the checkpoint (0: none)
+  std::uint64_t next_seq = 0;        // records ever appended
   std::uint64_t pending_effects = 0;
   std::uint64_t seen_ids = 0;
   std::uint64_t map_used_bytes = 0;
@@ -53,7 +60,8 @@ struct MachineStoreStats {
 };
 
 struct ReplayReport {
-  std::uint64_t records = 0;
+  std::uint64_t checkpoint_seq = 0;  // replay started from the checkpoint taken here
+  std::uint64_t records = 0;         // log records replayed on top of it
   Sha256Digest hash;
   double seconds = 0;
 };
@@ -83,9 +91,9 @@ class MachineStore {
       std::uint64_t from_seq,
       const std::function<bool(std::uint64_t, const machine::Record&)>& visit) const;
 
-  // Rebuilds the projections from the log into a fresh environment at `scratch_path` (which must
-  // not exist or be empty) and returns its state hash: it equals state_hash() when replay is
-  // deterministic.
+  // Rebuilds the projections from the checkpoint (if any) and the log into a fresh environment at
+  // `scratch_path` (which must not exist or be empty) and returns its state hash: it equals
+  // state_hash() when replay is deterministic.
   Result<ReplayReport> replay_into(const std::string& scratch_path) const;
 
   const machine::Machine& machine() const { return machine_; }

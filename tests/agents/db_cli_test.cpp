@@ -53,10 +53,14 @@ bool has_line(const CliRun& r, const std::string& text) {
   return false;
 }
 
-// A router's log: its policy, a start, and announcements from two nodes (one replaced later).
-void write_router_log(const fs::path& dir) {
+// A router's log: its policy, a start, and announcements from two nodes (one replaced later),
+// committed two records and then three. With `checkpoint_every` 4 the second commit takes a
+// checkpoint at record 5 and one more announcement follows it.
+void write_router_log(const fs::path& dir, std::uint64_t checkpoint_every = 0) {
   router::RouterMachine machine;
-  auto store = store::MachineStore::open({dir.string()}, machine);
+  store::MachineStoreOptions options{dir.string()};
+  options.checkpoint_every = checkpoint_every;
+  auto store = store::MachineStore::open(options, machine);
   ASSERT_TRUE(store) << store.error().message;
   router::RouterPolicy policy;
   policy.self = Keypair::generate().public_key();
@@ -73,7 +77,22 @@ void write_router_log(const fs::path& dir) {
     caps.endpoint = "http://127.0.0.1:1";
     records.push_back(router::RouterMachine::record(caps, 1002 + i));
   }
-  for (const auto& r : (*store)->append(records))
+  std::vector<machine::Record> first(records.begin(), records.begin() + 2);
+  std::vector<machine::Record> rest(records.begin() + 2, records.end());
+  for (const auto& r : (*store)->append(first))
+    ASSERT_EQ(r.status, machine::ApplyOutcome::Status::applied) << r.error;
+  for (const auto& r : (*store)->append(rest))
+    ASSERT_EQ(r.status, machine::ApplyOutcome::Status::applied) << r.error;
+  if (checkpoint_every == 0) return;
+  router::CapsReceived caps;
+  caps.node = Keypair::generate().public_key();
+  caps.event_id.bytes.fill(9);
+  caps.created_at = 1'700'000'100;
+  caps.instance = "node";
+  caps.model = "tiny";
+  caps.job_types = {"chat"};
+  caps.endpoint = "http://127.0.0.1:2";
+  for (const auto& r : (*store)->append({router::RouterMachine::record(caps, 1100)}))
     ASSERT_EQ(r.status, machine::ApplyOutcome::Status::applied) << r.error;
 }
 
@@ -84,7 +103,8 @@ TEST(DbCli, StatsCountsTheLogAndReplayMatchesTheLiveState) {
   CliRun stats = fedai({"db", "stats", "--db", dir.path.string()});
   EXPECT_EQ(stats.status, 0);
   EXPECT_TRUE(has_line(stats, "machine:         router"));
-  EXPECT_TRUE(has_line(stats, "log records:     5"));
+  EXPECT_TRUE(has_line(stats, "log records:     5 (of 5 appended)"));
+  EXPECT_TRUE(has_line(stats, "checkpoint:      none"));
   EXPECT_TRUE(has_line(stats, "  caps            3"));
 
   CliRun replay = fedai({"db", "replay", "--db", dir.path.string()});
@@ -100,6 +120,25 @@ TEST(DbCli, StatsCountsTheLogAndReplayMatchesTheLiveState) {
   for (const auto& l : stats.lines)
     same = same || l == "state hash:      " + replay.lines[1].substr(9);
   EXPECT_TRUE(same);
+}
+
+TEST(DbCli, ReplayStartsFromTheCheckpoint) {
+  TempDir dir;
+  write_router_log(dir.path, 4);
+
+  CliRun stats = fedai({"db", "stats", "--db", dir.path.string()});
+  EXPECT_EQ(stats.status, 0);
+  EXPECT_TRUE(has_line(stats, "log records:     1 (of 6 appended)"));
+  EXPECT_TRUE(has_line(stats, "checkpoint:      at record 5"));
+  EXPECT_TRUE(has_line(stats, "  caps            4"));
+
+  CliRun replay = fedai({"db", "replay", "--db", dir.path.string()});
+  EXPECT_EQ(replay.status, 0);
+  ASSERT_GE(replay.lines.size(), 5u);
+  EXPECT_EQ(replay.lines[0], "from the checkpoint at record 5");
+  EXPECT_TRUE(replay.lines[1].starts_with("records: 1 in ")) << replay.lines[1];
+  EXPECT_EQ(replay.lines[2].substr(9), replay.lines[3].substr(9));
+  EXPECT_EQ(replay.lines[4], "match");
 }
 
 TEST(DbCli, RefusesADirectoryThatIsNoAgentDatabase) {

@@ -80,6 +80,18 @@ class Harness {
     machine::Overlay view(tables_);
     return *RouterMachine::auction(view, j);
   }
+  bool has_job(const JobId& j) {
+    machine::Overlay view(tables_);
+    return RouterMachine::job(view, j).has_value();
+  }
+  std::size_t count(machine::TableId table) {
+    std::size_t n = 0;
+    tables_.scan(table, "", [&](std::string_view, std::string_view) {
+      ++n;
+      return true;
+    });
+    return n;
+  }
   std::optional<PeerStats> peer(const PublicKey& k) {
     machine::Overlay view(tables_);
     return RouterMachine::peer(view, k);
@@ -519,6 +531,47 @@ TEST(RouterMachine, ReplayOfRandomSessionsIsDeterministic) {
   }
 }
 
+// The newest kKeepFinishedJobs finished jobs are kept; an older one is forgotten with its
+// auction book and its RFB (a late bid for it names no RFB of ours), and its peer's totals stay.
+TEST(RouterMachine, KeepsOnlyTheNewestFinishedJobs) {
+  Harness h;
+  auto numbered = [](std::uint64_t n) {
+    JobId j;
+    j.bytes.fill(0x11);
+    for (int i = 0; i < 8; ++i)
+      j.bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n >> (8 * i));
+    return j;
+  };
+  const JobId first = numbered(0);
+  EventId rfb = h.open_auction(first, kT0);
+  ASSERT_EQ(h.push(RouterMachine::record(ClientGone{first}, kT0 + 1)).status, Status::applied);
+  ASSERT_TRUE(h.has_job(first));
+  EXPECT_EQ(h.count(RouterMachine::kRfbs), 1u);
+  for (std::uint64_t n = 1; n <= RouterMachine::kKeepFinishedJobs; ++n) {
+    JobRequested req;
+    req.job_id = numbered(n);
+    req.model = "tiny";
+    req.job_type = "chat";
+    req.max_output_tokens = 10;
+    req.max_price = Msat{1'000'000};
+    req.mode = JobMode::auction;
+    UnixMillis at = kT0 + 10 + static_cast<UnixMillis>(n);
+    ASSERT_EQ(h.push(RouterMachine::record(req, at)).status, Status::applied);
+    ASSERT_EQ(h.push(RouterMachine::record(ClientGone{req.job_id}, at)).status, Status::applied);
+  }
+  EXPECT_FALSE(h.has_job(first));
+  EXPECT_TRUE(h.has_job(numbered(1)));
+  EXPECT_TRUE(h.has_job(numbered(RouterMachine::kKeepFinishedJobs)));
+  EXPECT_EQ(h.count(RouterMachine::kJobs), RouterMachine::kKeepFinishedJobs);
+  EXPECT_EQ(h.count(RouterMachine::kFinished), RouterMachine::kKeepFinishedJobs);
+  EXPECT_EQ(h.count(RouterMachine::kAuctions), 0u);
+  EXPECT_EQ(h.count(RouterMachine::kRfbs), 0u);
+  EXPECT_EQ(
+      h.push(RouterMachine::record(h.bid(first, rfb, kNodeA, Msat{5000}, kT0 + 2000), kT0 + 2000))
+          .error,
+      "invalid: BID names no RFB of ours");
+}
+
 }  // namespace
 }  // namespace fedai::router
 
@@ -526,5 +579,5 @@ TEST(RouterMachine, ReplayOfRandomSessionsIsDeterministic) {
 // only a real store finds (the policy table once was).
 TEST(RouterMachine, NamesEveryTableItUses) {
   EXPECT_EQ(fedai::router::RouterMachine{}.tables().size(),
-            std::size_t{fedai::router::RouterMachine::kConfig} + 1);
+            std::size_t{fedai::router::RouterMachine::kFinished} + 1);
 }

@@ -24,9 +24,11 @@ using machine::Record;
 using test::LedgerMachine;
 using Status = ApplyOutcome::Status;
 
-std::unique_ptr<store::MachineStore> open_store(const std::string& path,
-                                                const machine::Machine& m) {
-  auto s = store::MachineStore::open({path}, m);
+std::unique_ptr<store::MachineStore> open_store(const std::string& path, const machine::Machine& m,
+                                                std::uint64_t checkpoint_every = 0) {
+  store::MachineStoreOptions o{path};
+  o.checkpoint_every = checkpoint_every;
+  auto s = store::MachineStore::open(o, m);
   if (!s) throw std::runtime_error(s.error().to_string());
   return std::move(*s);
 }
@@ -175,12 +177,15 @@ TEST(MachineStore, InlineCommitsWhenIdleMixWithGroupCommits) {
 }
 
 // Random sequences: duplicates, refusals, out-of-order times, effects and their completion. The
-// live LMDB state, a replay of its log, and the same records applied to memory agree.
-TEST(MachineStore, ReplayGivesTheLiveStateHash) {
+// live LMDB state, a replay of its log (from the last checkpoint, when checkpoints are taken), and
+// the same records applied to memory agree.
+class MachineStoreReplay : public ::testing::TestWithParam<std::uint64_t> {};
+
+TEST_P(MachineStoreReplay, GivesTheLiveStateHash) {
   LedgerMachine m;
   for (int seed = 1; seed <= 20; ++seed) {
     test::TempDir dir;
-    auto s = open_store(dir.sub("db"), m);
+    auto s = open_store(dir.sub("db"), m, GetParam());
     machine::MemoryTables memory;
     std::mt19937 rng(seed);
     std::vector<std::string> emitted;
@@ -210,7 +215,70 @@ TEST(MachineStore, ReplayGivesTheLiveStateHash) {
     ASSERT_TRUE(replay) << replay.error().to_string();
     EXPECT_EQ(replay->hash, live) << "seed " << seed;
     EXPECT_EQ(replay->records, s->stats().records);
+    EXPECT_EQ(replay->checkpoint_seq, s->stats().checkpoint_seq);
+    if (GetParam() != 0) {
+      EXPECT_GT(replay->checkpoint_seq, 0u) << "seed " << seed;
+    }
   }
+}
+
+std::string checkpoint_name(const ::testing::TestParamInfo<std::uint64_t>& p) {
+  return p.param == 0 ? std::string("WholeLog") : "Every" + std::to_string(p.param);
+}
+INSTANTIATE_TEST_SUITE_P(Checkpoints, MachineStoreReplay,
+                         ::testing::Values(std::uint64_t{0}, std::uint64_t{37}), checkpoint_name);
+
+// With checkpoints the log holds only the records since the last one, the file stops growing with
+// the history, and a reopened store carries on from the checkpoint it left.
+TEST(MachineStore, CheckpointsBoundTheLogAndTheFile) {
+  LedgerMachine m;
+  test::TempDir dir;
+  auto fill = [&](store::MachineStore& s, int from, int n) {
+    for (int i = from; i < from + n; i += 50) {
+      std::vector<Record> batch;
+      for (int j = i; j < i + 50; ++j)
+        batch.push_back(LedgerMachine::deposit("acct" + std::to_string(j % 7), 1, 1'000'000 + j));
+      for (const auto& r : s.append(batch)) ASSERT_EQ(r.status, Status::applied);
+    }
+  };
+  std::uint64_t used_early = 0, used_late = 0;
+  {
+    auto s = open_store(dir.sub("db"), m, 1000);
+    fill(*s, 0, 5'000);
+    used_early = s->stats().map_used_bytes;
+    fill(*s, 5'000, 45'000);
+    auto st = s->stats();
+    used_late = st.map_used_bytes;
+    EXPECT_EQ(st.next_seq, 50'000u);
+    EXPECT_EQ(st.checkpoint_seq, 50'000u);  // 50 records a commit: a checkpoint at each 1,000
+    EXPECT_EQ(st.records, 0u);
+  }
+  // Ten times the history in about the same space (pages the old log used are reused).
+  EXPECT_LT(used_late, used_early * 2) << used_early << " -> " << used_late;
+
+  auto s = open_store(dir.sub("db"), m, 1000);
+  fill(*s, 50'000, 500);
+  auto st = s->stats();
+  EXPECT_EQ(st.checkpoint_seq, 50'000u);
+  EXPECT_EQ(st.records, 500u);
+  std::int64_t total = 0;
+  for (int a = 0; a < 7; ++a) total += balance(*s, "acct" + std::to_string(a));
+  EXPECT_EQ(total, 50'500);
+  std::uint64_t first = 0;
+  s->for_each_record(0, [&](std::uint64_t seq, const machine::Record&) {
+    first = seq;
+    return false;
+  });
+  EXPECT_EQ(first, 50'000u);
+  auto replay = s->replay_into(dir.sub("replay"));
+  ASSERT_TRUE(replay) << replay.error().to_string();
+  EXPECT_EQ(replay->hash, s->state_hash());
+  EXPECT_EQ(replay->records, 500u);
+
+  // Without checkpoints the same history keeps growing the file.
+  auto whole = open_store(dir.sub("whole"), m);
+  fill(*whole, 0, 50'000);
+  EXPECT_GT(whole->stats().map_used_bytes, used_late * 2);
 }
 
 // ---- crash test ----
