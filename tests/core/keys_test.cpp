@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
+#include <set>
+
 #include "core/nostr/key_text.h"
 #include "core/nostr/nip19.h"
 #include "core/nostr/sha256.h"
@@ -21,6 +25,44 @@ TEST(Keys, GeneratedKeysSignAndVerify) {
   Signature sig2 = a.sign(msg.span());
   EXPECT_NE(sig, sig2);
   EXPECT_TRUE(verify_signature(a.public_key(), msg.span(), sig2));
+}
+
+// Verification keeps parsed keys per thread in slots chosen by the key's first two bytes: two
+// keys that share a slot must still never stand in for each other, nor an invalid key for a
+// valid one.
+TEST(Keys, VerificationNeverConfusesKeysThatShareACacheSlot) {
+  std::map<std::uint16_t, Keypair> by_prefix;
+  std::optional<std::pair<Keypair, Keypair>> pair;
+  while (!pair) {
+    Keypair k = Keypair::generate();
+    auto prefix =
+        static_cast<std::uint16_t>(k.public_key().bytes[0] << 8 | k.public_key().bytes[1]);
+    auto [it, fresh] = by_prefix.emplace(prefix, k);
+    if (!fresh) pair.emplace(it->second, k);
+  }
+  const auto& [a, b] = *pair;
+  auto msg = sha256(std::string_view("same slot"));
+  Signature sa = a.sign(msg.span()), sb = b.sign(msg.span());
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_TRUE(verify_signature(a.public_key(), msg.span(), sa));
+    EXPECT_FALSE(verify_signature(b.public_key(), msg.span(), sa));
+    EXPECT_TRUE(verify_signature(b.public_key(), msg.span(), sb));
+    EXPECT_FALSE(verify_signature(a.public_key(), msg.span(), sb));
+    PublicKey off_curve = a.public_key();
+    off_curve.bytes.fill(0);  // x = 0 is not on the curve
+    off_curve.bytes[0] = a.public_key().bytes[0];
+    off_curve.bytes[1] = a.public_key().bytes[1];
+    if (!is_valid_public_key(off_curve)) {
+      EXPECT_FALSE(verify_signature(off_curve, msg.span(), sa));
+    }
+  }
+}
+
+// Random bytes come from a per-thread pool refilled 1 KiB at a time: draws across refills never
+// repeat.
+TEST(Keys, RandomDrawsDoNotRepeatAcrossRefills) {
+  std::set<std::array<std::uint8_t, 32>> seen;
+  for (int i = 0; i < 200; ++i) EXPECT_TRUE(seen.insert(random_bytes32()).second);
 }
 
 TEST(Keys, SecretKeyRange) {
