@@ -7,12 +7,6 @@
 namespace fedai::machine {
 namespace {
 
-std::string be64(std::uint64_t v) {
-  BinaryWriter w;
-  w.u64be(v);
-  return std::move(w).data();
-}
-
 std::string_view id_bytes(const EventId& id) {
   return {reinterpret_cast<const char*>(id.data()), id.size};
 }
@@ -114,7 +108,7 @@ ApplyOutcome replay_record(const Machine& machine, Overlay& txn, const Record& r
     }
   }
   if (record.event_id) {
-    std::string until = be64(static_cast<std::uint64_t>(record.at + options.seen_ttl_ms));
+    std::string until = be64_key(static_cast<std::uint64_t>(record.at + options.seen_ttl_ms));
     txn.put(kSeenTable, id_bytes(*record.event_id), until);
     txn.put(kSeenByTimeTable, until + std::string(id_bytes(*record.event_id)), "");
   }

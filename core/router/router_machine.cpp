@@ -557,9 +557,9 @@ class RouterMachine::Run {
       first = r.u64be();
       next = r.u64be();
     }
-    txn_.put(kFinished, be64(next++), key_of(id));
+    txn_.put(kFinished, be64_key(next++), key_of(id));
     for (; next - first > kKeepFinishedJobs; ++first) {
-      std::string key = be64(first);
+      std::string key = be64_key(first);
       if (auto old = txn_.get(kFinished, key); old && old->size() == 16) {
         JobId old_id;
         std::memcpy(old_id.data(), old->data(), 16);
@@ -567,19 +567,13 @@ class RouterMachine::Run {
       }
       txn_.erase(kFinished, key);
     }
-    txn_.put(kConfig, "finished", be64(first) + be64(next));
+    txn_.put(kConfig, "finished", be64_key(first) + be64_key(next));
   }
 
   void forget(const JobId& id) {
     if (auto job = load_job(id); job && job->rfb_id) txn_.erase(kRfbs, key_of(*job->rfb_id));
     txn_.erase(kAuctions, key_of(id));
     txn_.erase(kJobs, key_of(id));
-  }
-
-  static std::string be64(std::uint64_t v) {
-    BinaryWriter w;
-    w.u64be(v);
-    return std::move(w).data();
   }
 
   PeerStats peer(const PublicKey& node) {

@@ -47,6 +47,13 @@ class BinaryWriter {
   std::string out_;
 };
 
+// Eight bytes, big-endian: a key that sorts by number (LMDB compares keys bytewise).
+inline std::string be64_key(std::uint64_t v) {
+  BinaryWriter w;
+  w.u64be(v);
+  return std::move(w).data();
+}
+
 class BinaryReader {
  public:
   explicit BinaryReader(std::string_view in) : in_(in) {}
