@@ -28,6 +28,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -35,6 +36,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include "runners/child_process.h"
 #include "runners/http_client.h"
@@ -114,6 +117,21 @@ std::string rss_split(int pid) {
   std::snprintf(out, sizeof out, "anon %.1f MB + file %.1f MB", status_mb(pid, "RssAnon"),
                 status_mb(pid, "RssFile") + status_mb(pid, "RssShmem"));
   return out;
+}
+
+// CPU time (user + system, all threads) a process has used, in ms. Wall-clock rates on a shared
+// 2-core VM swing by a third between runs; CPU per request is steadier and says where it went.
+double cpu_ms(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = stat.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i)
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  return ticks * 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 double percentile(std::vector<double> v, double p) {
@@ -296,6 +314,7 @@ class Net {
   const std::string& router_url() const { return router_url_; }
   const std::string& runner_url() const { return runner_url_; }
   int router_pid() const { return router_->pid(); }
+  int runner_pid() const { return runner_->pid(); }
   int node_pid(std::size_t i) const { return nodes_.at(i)->pid(); }
   std::size_t nodes() const { return nodes_.size(); }
   const std::string& node_url(std::size_t i) const { return node_urls_.at(i); }
@@ -403,14 +422,28 @@ void latency_and_throughput(const Options& o, const WorkDir& work, bool durable)
   check(dl, "runner direct, concurrent");
   std::printf("  %-44s %9.0f requests/s (errors %zu)\n", "runner direct (the ceiling)", dl.rps(),
               dl.errors);
+  double router_cpu = cpu_ms(net.router_pid()), node_cpu = cpu_ms(net.node_pid(0));
+  double runner_cpu = cpu_ms(net.runner_pid()), self_cpu = cpu_ms(getpid());
   auto rl = http.load(routed, posted, o.requests, o.clients, has_choices);
   check(rl, "through the router, concurrent");
+  router_cpu = cpu_ms(net.router_pid()) - router_cpu;
+  node_cpu = cpu_ms(net.node_pid(0)) - node_cpu;
+  runner_cpu = cpu_ms(net.runner_pid()) - runner_cpu;
+  self_cpu = cpu_ms(getpid()) - self_cpu;
   std::printf("  %-44s %9.0f requests/s (errors %zu; p50 %.2f ms, p99 %.2f ms)\n",
               "client -> router -> node -> runner", rl.rps(), rl.errors, percentile(rl.ms, 50),
               percentile(rl.ms, 99));
   if (rl.errors) std::printf("    first error: %s\n", rl.first_error.c_str());
   std::printf("  vs anchor (%.0f/s): %.1fx  (goal >= 20x, >= 3000/s: %s)\n", kAnchorRps,
               rl.rps() / kAnchorRps, verdict(rl.rps() >= 20 * kAnchorRps));
+  double n = static_cast<double>(o.requests);
+  std::printf(
+      "  CPU per request: router %.0f us, node %.0f us; runner %.0f us, load generator %.0f us "
+      "(user + system, all threads; %.2f of %u cores busy)\n",
+      router_cpu * 1000.0 / n, node_cpu * 1000.0 / n, runner_cpu * 1000.0 / n,
+      self_cpu * 1000.0 / n,
+      (router_cpu + node_cpu + runner_cpu + self_cpu) / 1000.0 * rl.rps() / n,
+      std::thread::hardware_concurrency());
 
   double router_load = rss_mb(net.router_pid()), node_load = rss_mb(net.node_pid(0));
   if (o.metrics) {
