@@ -1,7 +1,8 @@
 #include "core/nostr/sha256.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include <memory>
 #include <stdexcept>
@@ -71,11 +72,42 @@ Sha256Digest Sha256::finish() {
   return out;
 }
 
+namespace {
+
+struct MacCtxDeleter {
+  void operator()(EVP_MAC_CTX* c) const { EVP_MAC_CTX_free(c); }
+};
+
+// OpenSSL's one-shot HMAC() fetches the HMAC and SHA-256 implementations by name on every call
+// (a lock and two hash lookups, a third of its time on a NIP-44 payload). Each thread keeps a
+// context with the digest set once; EVP_MAC_init with a new key resets it.
+EVP_MAC_CTX* hmac_ctx() {
+  static EVP_MAC* mac = [] {
+    EVP_MAC* m = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (m == nullptr) throw std::runtime_error("OpenSSL: HMAC unavailable");
+    return m;
+  }();
+  thread_local std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx = [] {
+    std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> c(EVP_MAC_CTX_new(mac));
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    if (!c || EVP_MAC_CTX_set_params(c.get(), params) != 1)
+      throw std::runtime_error("OpenSSL: HMAC-SHA256 setup failed");
+    return c;
+  }();
+  return ctx.get();
+}
+
+}  // namespace
+
 Sha256Digest hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> data) {
+  EVP_MAC_CTX* ctx = hmac_ctx();
   Sha256Digest out;
-  unsigned int len = 0;
-  if (HMAC(sha256_md(), key.data(), static_cast<int>(key.size()), data.data(), data.size(),
-           out.data(), &len) == nullptr)
+  std::size_t len = 0;
+  if (EVP_MAC_init(ctx, key.data(), key.size(), nullptr) != 1 ||
+      EVP_MAC_update(ctx, data.data(), data.size()) != 1 ||
+      EVP_MAC_final(ctx, out.data(), &len, Sha256Digest::size) != 1 || len != Sha256Digest::size)
     throw std::runtime_error("OpenSSL: HMAC-SHA256 failed");
   return out;
 }

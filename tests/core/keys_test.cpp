@@ -5,6 +5,8 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
+#include <thread>
 
 #include "core/nostr/key_text.h"
 #include "core/nostr/nip19.h"
@@ -124,6 +126,28 @@ TEST(Sha256, HmacRfc4231Case2) {
   auto mac = hmac_sha256({reinterpret_cast<const std::uint8_t*>(key.data()), key.size()},
                          {reinterpret_cast<const std::uint8_t*>(data.data()), data.size()});
   EXPECT_EQ(mac.hex(), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+// hmac_sha256 reuses one context per thread: each call starts from its own key only, and a key
+// longer than SHA-256's block (hashed first, RFC 4231 case 6) works on a reused context too.
+TEST(Sha256, HmacReusedContextStartsFromEachKey) {
+  auto bytes = [](const std::string& s) {
+    return std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+  };
+  const std::string jefe = "Jefe", jefe_data = "what do ya want for nothing?";
+  const std::string long_key(131, '\xaa'),
+      long_data = "Test Using Larger Than Block-Size Key - Hash Key First";
+  const char* case2 = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+  const char* case6 = "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54";
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(hmac_sha256(bytes(long_key), bytes(long_data)).hex(), case6);
+    EXPECT_EQ(hmac_sha256(bytes(jefe), bytes(jefe_data)).hex(), case2);
+  }
+  std::string from_other_thread;
+  std::thread([&] {
+    from_other_thread = hmac_sha256(bytes(long_key), bytes(long_data)).hex();
+  }).join();
+  EXPECT_EQ(from_other_thread, case6);
 }
 
 }  // namespace
