@@ -113,6 +113,7 @@ void NodeAgent::Impl::handle_job(http::Request request,
   submitted.input_tokens = static_cast<protocol::Tokens>(
       std::min<std::size_t>(chars / 4 + 4 * verified->chat.messages.size(), UINT32_MAX));
   submitted.max_output_tokens = verified->max_output_tokens();
+  submitted.submit_by = verified->award.submit_by;
 
   // The rates METERING charges: the bid's (kept with the reservation), or the posted price now.
   dataplane::Rates rates;

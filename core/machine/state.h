@@ -62,6 +62,9 @@ class Machine {
   virtual ~Machine() = default;
   // Stored with the log; a store refuses to open with a different machine.
   virtual std::string_view name() const = 0;
+  // The version of its records and tables, stored with the name: a store written by another
+  // version is refused rather than misread. Bumped when a record's or a table's encoding changes.
+  virtual std::uint32_t version() const { return 1; }
   // The projection tables, by TableId (their index here).
   virtual std::span<const std::string_view> tables() const = 0;
   // The reducer: a deterministic function of the transaction's state and the record. It throws

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/machine/retention.h"
 #include "core/protocol/price.h"
 #include "core/router/codec.h"
 
@@ -64,8 +65,9 @@ Millis Load::p95() const {
 }
 
 std::span<const std::string_view> NodeMachine::tables() const {
-  static constexpr std::string_view names[] = {"reservations", "jobs",   "used_awards", "load",
-                                               "running",      "config", "prices"};
+  static constexpr std::string_view names[] = {"reservations", "jobs",     "used_awards",
+                                               "load",         "running",  "config",
+                                               "prices",       "finished", "expiry"};
   return names;
 }
 
@@ -105,6 +107,7 @@ class NodeMachine::Run {
   // Bid when we serve it, can afford the slot and our price fits (nips/F-03). Not bidding is no
   // error: the record is logged and changes nothing.
   void rfb_received(const RfbReceived& rfb) {
+    expire_due();
     auto model = p_.models.find(rfb.model);
     if (model == p_.models.end()) return;
     const ModelOffer& offer = model->second;
@@ -140,6 +143,8 @@ class NodeMachine::Run {
     res.model = rfb.model;
     res.valid_until = (now_ + static_cast<UnixMillis>(p_.bid_validity.value())) / 1000 + 1;
     txn_.put(kReservations, key_of(rfb.rfb_id), codec::encode(res));
+    kLapses.add(txn_, res.valid_until + kExpirySlack,
+                std::string(1, kReservationLapse) + key_of(rfb.rfb_id));
     ++l.reserved;
     save_load(l);
     emit(kComposeBid, "bid:" + rfb.rfb_id.hex(),
@@ -179,6 +184,12 @@ class NodeMachine::Run {
   }
 
   void job_submitted(const JobSubmitted& s) {
+    expire_due();
+    // Its id is remembered as used until submit_by + slack: past that the AWARD can't be taken,
+    // here as on the data plane (which refuses it past submit_by).
+    if (s.submit_by <= 0) throw Refusal(invalid("the AWARD has no submit_by"));
+    if (now_ / 1000 > s.submit_by + kExpirySlack)
+      throw Refusal(invalid("the AWARD passed its submit_by"));
     if (txn_.get(kUsedAwards, key_of(s.award_id)))
       throw Refusal(make_error(ErrorCode::duplicate, "this AWARD was already used for a job"));
     Load l = NodeMachine::load(txn_);
@@ -228,6 +239,7 @@ class NodeMachine::Run {
     NodeJob job{s.router, s.job_id, s.award_id, s.submit_id, JobPhase::running, now_, 0, s.price};
     txn_.put(kJobs, job_key(s.router, s.job_id), codec::encode(job));
     txn_.put(kUsedAwards, key_of(s.award_id), job_key(s.router, s.job_id));
+    kLapses.add(txn_, s.submit_by + kExpirySlack, std::string(1, kAwardLapse) + key_of(s.award_id));
     txn_.put(kRunning, job_key(s.router, s.job_id), "");
   }
 
@@ -248,6 +260,7 @@ class NodeMachine::Run {
   }
 
   void job_finished(const JobFinished& f) {
+    expire_due();
     auto bytes = txn_.get(kJobs, job_key(f.router, f.job_id));
     if (!bytes) return;
     auto job = codec::decode<NodeJob>(*bytes);
@@ -257,6 +270,7 @@ class NodeMachine::Run {
     job->price = f.price;
     txn_.put(kJobs, job_key(f.router, f.job_id), codec::encode(*job));
     txn_.erase(kRunning, job_key(f.router, f.job_id));
+    retire(job_key(f.router, f.job_id));
     Load l = NodeMachine::load(txn_);
     if (l.active > 0) --l.active;
     if (f.ok) {
@@ -297,6 +311,7 @@ class NodeMachine::Run {
       job->phase = JobPhase::lost;
       job->finished_at = now_;
       txn_.put(kJobs, key, codec::encode(*job));
+      retire(key);
       ++l.jobs_failed;
     }
     l.active = 0;
@@ -313,6 +328,32 @@ class NodeMachine::Run {
   }
 
   void save_load(const Load& l) { txn_.put(kLoad, "load", codec::encode(l)); }
+
+  // A finished job joins the newest kKeepFinishedJobs; the oldest beyond them is forgotten.
+  void retire(const std::string& job) {
+    static constexpr machine::KeepNewest kFinishedJobs{kFinished, kConfig, "finished",
+                                                       kKeepFinishedJobs};
+    for (const std::string& old : kFinishedJobs.push(txn_, job)) txn_.erase(kJobs, old);
+  }
+
+  // Drops what lapsed by now, a few entries per record (see kExpiry). A reservation still held
+  // (its timer never fired: the node was down) is released first.
+  void expire_due() {
+    for (const std::string& due : kLapses.take_due(txn_, now_ / 1000, kExpiryPerRecord)) {
+      std::string_view id = std::string_view(due).substr(1);
+      if (due.starts_with(kAwardLapse)) {
+        txn_.erase(kUsedAwards, id);
+      } else if (due.starts_with(kReservationLapse)) {
+        auto bytes = txn_.get(kReservations, id);
+        auto res = bytes ? codec::decode<Reservation>(*bytes) : std::nullopt;
+        if (res) release(*res);
+        txn_.erase(kReservations, id);
+      }
+    }
+  }
+
+  static constexpr machine::ExpiryIndex kLapses{kExpiry};
+  static constexpr char kAwardLapse = 'a', kReservationLapse = 'r';
 
   template <class T>
   void emit(EffectType type, std::string id, const T& payload) {

@@ -143,13 +143,16 @@ struct JobSubmitted {
   std::optional<EventId> price_id;                        // posted-price award
   std::string model, job_type;                            // posted price: what was asked
   Tokens input_tokens = 0, max_output_tokens = 1;
+  // The AWARD's submit_by (Unix seconds): the data plane refuses the AWARD after it, so its id
+  // need not be remembered as used for longer (see NodeMachine::kUsedAwards).
+  std::int64_t submit_by = 0;
   auto fields() const {
     return std::tie(submit_id, award_id, router, job_id, price, rfb_id, capacity_token, price_id,
-                    model, job_type, input_tokens, max_output_tokens);
+                    model, job_type, input_tokens, max_output_tokens, submit_by);
   }
   auto fields() {
     return std::tie(submit_id, award_id, router, job_id, price, rfb_id, capacity_token, price_id,
-                    model, job_type, input_tokens, max_output_tokens);
+                    model, job_type, input_tokens, max_output_tokens, submit_by);
   }
 };
 
@@ -262,17 +265,28 @@ struct Refusal : std::runtime_error {
 
 class NodeMachine final : public machine::Machine {
  public:
+  // What the node keeps, and for how long. Nothing grows with the number of jobs or RFBs: a
+  // reservation goes kExpirySlack after its valid_until, a used AWARD id kExpirySlack after its
+  // submit_by (the data plane refuses the AWARD from then on, so it can't be used twice), and
+  // only the newest kKeepFinishedJobs finished jobs are kept.
   enum Table : machine::TableId {
-    kReservations = 0,  // RFB id -> Reservation
-    kJobs = 1,          // router ‖ job id -> JobFinished (running: ok = false, wall 0)
-    kUsedAwards = 2,    // AWARD id -> router ‖ job id
+    kReservations = 0,  // RFB id -> Reservation, until valid_until + slack
+    kJobs = 1,          // router ‖ job id -> NodeJob: running ones and the newest finished
+    kUsedAwards = 2,    // AWARD id -> router ‖ job id, until submit_by + slack
     kLoad = 3,          // "load" -> Load
     kRunning = 4,       // router ‖ job id -> "" while the job runs
-    kConfig = 5,        // "policy" -> NodePolicy
+    kConfig = 5,        // "policy" -> NodePolicy; "finished" -> first, next (be64 each)
     kPrices = 6,        // PRICE id -> PriceAnnounced, while honoured
+    kFinished = 7,      // order finished (be64) -> router ‖ job id: the newest kKeepFinishedJobs
+    kExpiry = 8,        // when (be64 Unix s) ‖ 'a' AWARD id | 'r' RFB id -> "": what lapses when
   };
+  static constexpr std::uint64_t kKeepFinishedJobs = 1000;
+  static constexpr std::int64_t kExpirySlack = 60;     // seconds: clock steps, the submit window
+  static constexpr std::size_t kExpiryPerRecord = 16;  // lapsed entries one record drops at most
 
   std::string_view name() const override { return "node"; }
+  // 2: JobSubmitted carries submit_by, and reservations, used AWARD ids and finished jobs lapse.
+  std::uint32_t version() const override { return 2; }
   std::span<const std::string_view> tables() const override;
   void apply(const machine::Record& record, machine::StateTxn& txn) const override;
 

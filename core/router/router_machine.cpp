@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/machine/retention.h"
 #include "core/protocol/price.h"
 #include "core/router/codec.h"
 
@@ -551,23 +552,14 @@ class RouterMachine::Run {
   // reputation, money paid) and kSpend.
   void retire(const JobId& id) {
     txn_.erase(kActive, key_of(id));
-    std::uint64_t first = 0, next = 0;
-    if (auto range = txn_.get(kConfig, "finished"); range && range->size() == 16) {
-      BinaryReader r(*range);
-      first = r.u64be();
-      next = r.u64be();
+    static constexpr machine::KeepNewest kFinishedJobs{kFinished, kConfig, "finished",
+                                                       kKeepFinishedJobs};
+    for (const std::string& old : kFinishedJobs.push(txn_, key_of(id))) {
+      if (old.size() != 16) continue;
+      JobId old_id;
+      std::memcpy(old_id.data(), old.data(), 16);
+      forget(old_id);
     }
-    txn_.put(kFinished, be64_key(next++), key_of(id));
-    for (; next - first > kKeepFinishedJobs; ++first) {
-      std::string key = be64_key(first);
-      if (auto old = txn_.get(kFinished, key); old && old->size() == 16) {
-        JobId old_id;
-        std::memcpy(old_id.data(), old->data(), 16);
-        forget(old_id);
-      }
-      txn_.erase(kFinished, key);
-    }
-    txn_.put(kConfig, "finished", be64_key(first) + be64_key(next));
   }
 
   void forget(const JobId& id) {

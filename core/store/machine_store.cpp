@@ -17,6 +17,18 @@ using machine::TableId;
 
 constexpr std::string_view kSchema = "fedai-machine-1";
 
+// "fedai-machine-1/node@2": the schema, the machine, and its record version when above 1.
+std::string machine_id(const machine::Machine& machine) {
+  std::string id(kSchema);
+  id += '/';
+  id += machine.name();
+  if (machine.version() > 1) {
+    id += '@';
+    id += std::to_string(machine.version());
+  }
+  return id;
+}
+
 std::string seq_key(std::uint64_t seq) {
   std::string k;
   lmdb::put_be64(k, seq);
@@ -110,12 +122,19 @@ class MachineStore::Impl {
     for (const auto& [id, dbi] : dbis)
       checkpoint_dbis[id] = txn.open_db(("c:" + table_name(machine, id)).c_str());
 
-    // The environment remembers which machine and schema wrote it.
-    std::string who = std::string(kSchema) + "/" + std::string(machine.name());
+    // The environment remembers which machine, schema and record version wrote it.
+    std::string who = machine_id(machine);
     if (auto stored = txn.get(meta, "machine")) {
-      if (*stored != who)
-        throw std::runtime_error("the database at " + opts.path + " belongs to '" +
-                                 std::string(*stored) + "', not '" + who + "'");
+      if (*stored != who) {
+        std::string prefix = std::string(kSchema) + "/" + std::string(machine.name());
+        bool other_version = stored->starts_with(prefix) &&
+                             (stored->size() == prefix.size() || (*stored)[prefix.size()] == '@');
+        throw std::runtime_error(
+            "the database at " + opts.path + " belongs to '" + std::string(*stored) + "', not '" +
+            who + "'" +
+            (other_version ? ": another version of fedai wrote it (move it aside to start afresh)"
+                           : ""));
+      }
     } else {
       txn.put(meta, "machine", who);
     }
@@ -348,7 +367,8 @@ Result<std::string> MachineStore::machine_name(const std::string& path) {
     std::string prefix = std::string(kSchema) + "/";
     if (!who || !who->starts_with(prefix))
       return make_error(ErrorCode::error, path + " is not a state-machine database");
-    return std::string(who->substr(prefix.size()));
+    std::string_view name = std::string_view(*who).substr(prefix.size());
+    return std::string(name.substr(0, name.find('@')));  // without the record version
   } catch (const std::exception& e) {
     return make_error(ErrorCode::error, e.what());
   }

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "core/machine/runner.h"
 #include "core/router/codec.h"
 
@@ -22,6 +24,14 @@ EventId id(std::uint8_t b, std::uint8_t salt = 0) {
   EventId e;
   e.bytes.fill(b);
   e.bytes[0] = salt;
+  return e;
+}
+
+// Distinct ids for many jobs: `tag` then the number.
+EventId numbered(std::uint8_t tag, std::uint32_t n) {
+  EventId e;
+  e.bytes.fill(tag);
+  std::memcpy(e.bytes.data() + 1, &n, sizeof n);
   return e;
 }
 
@@ -106,7 +116,33 @@ class Harness {
     s.price = price;
     s.rfb_id = id(0x40, n);
     s.capacity_token = token;
+    s.submit_by = kT0 / 1000 + 30;
     return s;
+  }
+
+  // A posted-price job for PRICE `price_id` (announce it first), awarded at `at`.
+  JobSubmitted posted(std::uint32_t n, const EventId& price_id, UnixMillis at) {
+    JobSubmitted s;
+    s.submit_id = numbered(0x50, n);
+    s.award_id = numbered(0x51, n);
+    s.router = kRouter;
+    std::memcpy(s.job_id.data(), &n, sizeof n);
+    s.price_id = price_id;
+    s.model = "tiny";
+    s.job_type = "chat";
+    s.input_tokens = 100;
+    s.max_output_tokens = 100;
+    s.price = Msat{300};
+    s.submit_by = at / 1000 + 30;
+    return s;
+  }
+
+  // Rows in `table` now.
+  std::size_t rows(NodeMachine::Table table) {
+    machine::Overlay v(tables_);
+    std::size_t n = 0;
+    v.scan(table, "", [&](std::string_view, std::string_view) { return ++n, true; });
+    return n;
   }
 
  private:
@@ -180,6 +216,7 @@ TEST(NodeMachine, AReleasedBidIsHonouredForARetryWhileValid) {
   posted.input_tokens = 100;
   posted.max_output_tokens = 100;
   posted.price = Msat{300};
+  posted.submit_by = kT0 / 1000 + 30;
   ASSERT_EQ(h.push(NodeMachine::record(posted, kT0 + 200)).status, Status::applied);
   r = h.push(NodeMachine::record(h.submit(1, token), kT0 + 300));
   EXPECT_EQ(r.error, "error: busy: no free slot");
@@ -258,6 +295,7 @@ TEST(NodeMachine, PostedPriceAwardsNeedTheirPriceAndAFreeSlot) {
   s.input_tokens = 100;
   s.max_output_tokens = 100;
   s.price = Msat{300};
+  s.submit_by = kT0 / 1000 + 700;
   EXPECT_EQ(h.push(NodeMachine::record(s, kT0)).error, "invalid: the AWARD names no PRICE of ours");
   // The PRICE the award names, announced at surge 1.0, and a later one at surge 2.0: an award on
   // the first keeps its price while the first is honoured.
@@ -307,6 +345,89 @@ TEST(NodeMachine, RestartLosesRunningJobs) {
   EXPECT_EQ(h.load().jobs_done, 0u);
 }
 
+TEST(NodeMachine, KeepsOnlyTheNewestFinishedJobs) {
+  Harness h(policy(1));
+  ASSERT_EQ(
+      h.push(NodeMachine::record(PriceAnnounced{id(0x48), "tiny", "chat", 1000, 0}, kT0)).status,
+      Status::applied);
+  const std::uint32_t jobs = NodeMachine::kKeepFinishedJobs + 5;
+  JobSubmitted first, last;
+  for (std::uint32_t n = 0; n < jobs; ++n) {
+    UnixMillis at = kT0 + n;
+    auto s = h.posted(n, id(0x48), at);
+    ASSERT_EQ(h.push(NodeMachine::record(s, at)).status, Status::applied) << n;
+    ASSERT_EQ(h.push(NodeMachine::record(
+                         JobFinished{kRouter, s.job_id, true, 1, 1, Millis{5}, Msat{300}}, at))
+                  .status,
+              Status::applied);
+    (n == 0 ? first : last) = s;
+  }
+  EXPECT_EQ(h.rows(NodeMachine::kJobs), NodeMachine::kKeepFinishedJobs);
+  EXPECT_EQ(h.rows(NodeMachine::kFinished), NodeMachine::kKeepFinishedJobs);
+  EXPECT_EQ(h.load().jobs_done, jobs);  // the totals stay
+  // A late finish for a forgotten job changes nothing; a running job is never forgotten.
+  h.push(NodeMachine::record(JobFinished{kRouter, first.job_id, true, 1, 1, Millis{5}, Msat{300}},
+                             kT0 + jobs));
+  EXPECT_EQ(h.load().jobs_done, jobs);
+  auto running = h.posted(jobs, id(0x48), kT0 + jobs);
+  ASSERT_EQ(h.push(NodeMachine::record(running, kT0 + jobs)).status, Status::applied);
+  EXPECT_EQ(h.rows(NodeMachine::kJobs), NodeMachine::kKeepFinishedJobs + 1);
+  EXPECT_EQ(h.rows(NodeMachine::kRunning), 1u);
+}
+
+TEST(NodeMachine, UsedAwardsAreRememberedUntilTheyCanNoLongerBeTaken) {
+  Harness h(policy(1));
+  ASSERT_EQ(
+      h.push(NodeMachine::record(PriceAnnounced{id(0x48), "tiny", "chat", 1000, 0}, kT0)).status,
+      Status::applied);
+  auto s = h.posted(1, id(0x48), kT0);  // submit_by: kT0 + 30 s
+  ASSERT_EQ(h.push(NodeMachine::record(s, kT0)).status, Status::applied);
+  h.push(NodeMachine::record(JobFinished{kRouter, s.job_id, true, 1, 1, Millis{5}, Msat{300}},
+                             kT0 + 100));
+  EXPECT_EQ(h.rows(NodeMachine::kUsedAwards), 1u);
+
+  // Within submit_by + slack: the award was used.
+  auto reuse = s;
+  reuse.submit_id = id(0x52);
+  reuse.job_id.bytes.fill(0x52);
+  UnixMillis edge = (s.submit_by + NodeMachine::kExpirySlack) * 1000;
+  auto r = h.push(NodeMachine::record(reuse, edge));
+  EXPECT_EQ(r.status, Status::rejected);
+  EXPECT_TRUE(r.error.starts_with("duplicate:")) << r.error;
+  EXPECT_EQ(h.rows(NodeMachine::kUsedAwards), 1u);
+
+  // After it the award can't be taken at all (the data plane refuses it past submit_by too), and
+  // the next record that looks drops its id.
+  r = h.push(NodeMachine::record(reuse, edge + 1000));
+  EXPECT_EQ(r.error, "invalid: the AWARD passed its submit_by");
+  h.push(NodeMachine::record(h.rfb(7), edge + 1000));
+  EXPECT_EQ(h.rows(NodeMachine::kUsedAwards), 0u);
+  EXPECT_EQ(h.rows(NodeMachine::kExpiry), 1u);  // only the new RFB's reservation
+
+  auto unbounded = h.posted(2, id(0x48), kT0);
+  unbounded.submit_by = 0;
+  EXPECT_EQ(h.push(NodeMachine::record(unbounded, kT0)).error,
+            "invalid: the AWARD has no submit_by");
+}
+
+TEST(NodeMachine, ReservationsLapseEvenWhenTheirTimerNeverFired) {
+  Harness h(policy(4));
+  h.bid_on(1, kT0);
+  h.bid_on(2, kT0);
+  EXPECT_EQ(h.load().reserved, 2u);
+  // RFB 1's timer fires; RFB 2's never does (say the node was down when it was due).
+  h.push(NodeMachine::record(TimerFired{id(0x40, 1)}, kT0 + 20'000));
+  EXPECT_EQ(h.load().reserved, 1u);
+  EXPECT_EQ(h.rows(NodeMachine::kReservations), 2u);
+
+  auto valid_until = h.reservation(id(0x40, 2))->valid_until;
+  UnixMillis after = (valid_until + NodeMachine::kExpirySlack + 1) * 1000;
+  h.push(NodeMachine::record(h.rfb(3, Msat{1}), after));  // too cheap to bid on; still looks
+  EXPECT_EQ(h.rows(NodeMachine::kReservations), 0u);
+  EXPECT_EQ(h.load().reserved, 0u);
+  EXPECT_FALSE(h.reservation(id(0x40, 2)));
+}
+
 }  // namespace
 }  // namespace fedai::node
 
@@ -314,5 +435,5 @@ TEST(NodeMachine, RestartLosesRunningJobs) {
 // only a real store finds.
 TEST(NodeMachine, NamesEveryTableItUses) {
   EXPECT_EQ(fedai::node::NodeMachine{}.tables().size(),
-            std::size_t{fedai::node::NodeMachine::kPrices} + 1);
+            std::size_t{fedai::node::NodeMachine::kExpiry} + 1);
 }

@@ -115,6 +115,34 @@ TEST(MachineStore, RefusesAnotherMachinesDatabase) {
       << s.error().message;
 }
 
+// A machine whose records changed bumps its version: a database the older one wrote is refused
+// with a reason, not misread; `fedai db` still finds which machine wrote it.
+TEST(MachineStore, RefusesADatabaseAnotherVersionWrote) {
+  test::TempDir dir;
+  LedgerMachine v1;
+  { auto s = open_store(dir.sub("db"), v1); }
+  struct LedgerV2 final : machine::Machine {
+    LedgerMachine inner;
+    std::string_view name() const override { return inner.name(); }
+    std::span<const std::string_view> tables() const override { return inner.tables(); }
+    void apply(const Record& r, machine::StateTxn& t) const override { inner.apply(r, t); }
+    std::uint32_t version() const override { return 2; }
+  } v2;
+  auto s = store::MachineStore::open({dir.sub("db")}, v2);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("belongs to 'fedai-machine-1/ledger', not "
+                                   "'fedai-machine-1/ledger@2': another version of fedai wrote it"),
+            std::string::npos)
+      << s.error().message;
+
+  { auto fresh = open_store(dir.sub("db2"), v2); }
+  EXPECT_EQ(*store::MachineStore::machine_name(dir.sub("db2")), "ledger");
+  auto old = store::MachineStore::open({dir.sub("db2")}, v1);
+  ASSERT_FALSE(old);
+  EXPECT_NE(old.error().message.find("another version of fedai wrote it"), std::string::npos)
+      << old.error().message;
+}
+
 TEST(MachineStore, GroupCommitsConcurrentAppends) {
   test::TempDir dir;
   LedgerMachine m;
