@@ -350,15 +350,16 @@ void RouterAgent::Impl::register_effects() {
 }
 
 // The job is over: its dispatch deadlines would fire into a no-op; take them back now.
-void RouterAgent::Impl::drop_deadlines(const protocol::JobId& job) {
+std::vector<machine::Effect> RouterAgent::Impl::take_deadlines(const protocol::JobId& job) {
+  std::vector<machine::Effect> effects;
   auto it = deadlines.find(job);
-  if (it == deadlines.end()) return;
-  std::vector<ArmedDeadline> armed = std::move(it->second);
-  deadlines.erase(it);
-  for (auto& d : armed) {
+  if (it == deadlines.end()) return effects;
+  for (auto& d : it->second) {
     d.timer->cancel();
-    state->complete(d.effect);
+    effects.push_back(std::move(d.effect));
   }
+  deadlines.erase(it);
+  return effects;
 }
 
 // ---- our own backpressure (nips/F-02) ----

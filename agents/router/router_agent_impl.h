@@ -60,7 +60,8 @@ struct RouterAgent::Impl {
     std::shared_ptr<boost::asio::steady_timer> timer;
   };
   std::map<protocol::JobId, std::vector<ArmedDeadline>> deadlines;
-  void drop_deadlines(const protocol::JobId& job);
+  // Cancels the job's armed deadlines and returns their effects, for the caller to mark done.
+  std::vector<machine::Effect> take_deadlines(const protocol::JobId& job);
   std::shared_ptr<boost::asio::steady_timer> status_timer;
   protocol::Backpressure last_state = protocol::Backpressure::normal;
   AnnounceClock announce_clock;  // strictly increasing created_at for our STATUS

@@ -147,9 +147,12 @@ void RouterAgent::Impl::handle_chat(http::Request request,
 void RouterAgent::Impl::reply_to_client(const machine::Effect& effect) {
   auto reply = codec::decode<router::ClientReply>(effect.payload);
   if (!reply) return state->complete(effect);
-  drop_deadlines(reply->job_id);  // a reply means the job is over
+  // A reply means the job is over: its armed deadlines are taken back and marked done with the
+  // reply, in one commit after the client has its answer.
+  std::vector<machine::Effect> done = take_deadlines(reply->job_id);
+  done.push_back(effect);
   auto it = pending.find(reply->job_id);
-  if (it == pending.end()) return state->complete(effect);  // the client went away
+  if (it == pending.end()) return state->complete(done);  // the client went away
   PendingJob& job = it->second;
   std::string id = "chatcmpl-" + reply->job_id.hex();
   UnixSeconds created = job.received_at / 1000;
@@ -213,7 +216,7 @@ void RouterAgent::Impl::reply_to_client(const machine::Effect& effect) {
   pending.erase(it);
   if (last_state != protocol::Backpressure::normal && pending.size() * 2 < config.max_active_jobs)
     announce_status();
-  state->complete(effect);
+  state->complete(done);
 }
 
 void RouterAgent::Impl::handle_models(http::Request request,

@@ -54,15 +54,25 @@ void StateRunner::append(std::vector<machine::Record> records, AppendDone then) 
 
 void StateRunner::complete(const machine::Effect& effect, std::vector<machine::Record> records,
                            AppendDone then) {
-  std::string id = effect.id;
-  records.push_back(machine::Record{machine::kEffectDone, wall_clock_ms(), std::nullopt, id});
-  append(std::move(records),
-         [this, id, then = std::move(then)](std::vector<store::AppendResult> results) mutable {
-           in_flight_.erase(id);
-           effects_in_flight_.set(static_cast<std::int64_t>(in_flight_.size()));
-           effects_done_.inc();
-           if (then) then(std::move(results));
-         });
+  complete(std::vector<machine::Effect>{effect}, std::move(records), std::move(then));
+}
+
+void StateRunner::complete(const std::vector<machine::Effect>& effects,
+                           std::vector<machine::Record> records, AppendDone then) {
+  std::vector<std::string> ids;
+  ids.reserve(effects.size());
+  UnixMillis now = wall_clock_ms();
+  for (const auto& effect : effects) {
+    ids.push_back(effect.id);
+    records.push_back(machine::Record{machine::kEffectDone, now, std::nullopt, effect.id});
+  }
+  append(std::move(records), [this, ids = std::move(ids), then = std::move(then)](
+                                 std::vector<store::AppendResult> results) mutable {
+    for (const auto& id : ids) in_flight_.erase(id);
+    effects_in_flight_.set(static_cast<std::int64_t>(in_flight_.size()));
+    effects_done_.inc(ids.size());
+    if (then) then(std::move(results));
+  });
 }
 
 void StateRunner::resume() {

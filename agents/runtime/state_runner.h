@@ -43,6 +43,9 @@ class StateRunner {
   // Marks `effect` done, appending `records` with it.
   void complete(const machine::Effect& effect, std::vector<machine::Record> records = {},
                 AppendDone then = {});
+  // Marks every one of `effects` done in one group with `records`: one commit, not one each.
+  void complete(const std::vector<machine::Effect>& effects,
+                std::vector<machine::Record> records = {}, AppendDone then = {});
 
   // Starts every effect waiting in the outbox (at start-up).
   void resume();
