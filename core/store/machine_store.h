@@ -37,7 +37,9 @@ struct MachineStoreOptions {
   // Log retention. Every `checkpoint_every` records the commit that reaches it also copies the
   // projections into the checkpoint tables and empties the log: the log then holds the records
   // since the last checkpoint, and replay starts from the checkpoint. The file stops growing
-  // with the history (the freed pages are reused). 0 keeps every record.
+  // with the history (the freed pages are reused). A checkpoint also waits until the log holds
+  // as many records as the projections hold rows, so that its copy costs at most a row per
+  // record. 0 keeps every record.
   std::uint64_t checkpoint_every = 0;
   machine::RunnerOptions runner{};
 };

@@ -56,7 +56,11 @@ bool has_line(const CliRun& r, const std::string& text) {
 // A router's log: its policy, a start, and announcements from two nodes (one replaced later),
 // committed two records and then three. With `checkpoint_every` 4 the second commit takes a
 // checkpoint at record 5 and one more announcement follows it.
-void write_router_log(const fs::path& dir, std::uint64_t checkpoint_every = 0) {
+// Five records; with checkpoint_every, then restarts (records that add no rows) until the log
+// outgrows the state and a checkpoint is taken (its record number in *checkpoint_at), then one
+// record more.
+void write_router_log(const fs::path& dir, std::uint64_t checkpoint_every = 0,
+                      std::uint64_t* checkpoint_at = nullptr) {
   router::RouterMachine machine;
   store::MachineStoreOptions options{dir.string()};
   options.checkpoint_every = checkpoint_every;
@@ -84,6 +88,19 @@ void write_router_log(const fs::path& dir, std::uint64_t checkpoint_every = 0) {
   for (const auto& r : (*store)->append(rest))
     ASSERT_EQ(r.status, machine::ApplyOutcome::Status::applied) << r.error;
   if (checkpoint_every == 0) return;
+  // A checkpoint copies the state, so it waits for the log to hold as many records as the state
+  // holds rows (policy, caps and their seen ids here): at least one Startup is needed.
+  std::uint64_t rows = 0;
+  for (const auto& [table, n] : (*store)->table_sizes()) rows += n;
+  ASSERT_GT(rows, 5u);
+  for (std::uint64_t i = 0; (*store)->stats().checkpoint_seq == 0; ++i) {
+    ASSERT_LT(i, 50u) << "no checkpoint";
+    for (const auto& r :
+         (*store)->append({router::RouterMachine::record(router::Startup{2}, 1050)}))
+      ASSERT_EQ(r.status, machine::ApplyOutcome::Status::applied) << r.error;
+  }
+  *checkpoint_at = (*store)->stats().checkpoint_seq;
+  EXPECT_GE(*checkpoint_at, rows);
   router::CapsReceived caps;
   caps.node = Keypair::generate().public_key();
   caps.event_id.bytes.fill(9);
@@ -124,18 +141,21 @@ TEST(DbCli, StatsCountsTheLogAndReplayMatchesTheLiveState) {
 
 TEST(DbCli, ReplayStartsFromTheCheckpoint) {
   TempDir dir;
-  write_router_log(dir.path, 4);
+  std::uint64_t at = 0;
+  write_router_log(dir.path, 4, &at);
+  ASSERT_GT(at, 5u);
+  std::string checkpoint = std::to_string(at);
 
   CliRun stats = fedai({"db", "stats", "--db", dir.path.string()});
   EXPECT_EQ(stats.status, 0);
-  EXPECT_TRUE(has_line(stats, "log records:     1 (of 6 appended)"));
-  EXPECT_TRUE(has_line(stats, "checkpoint:      at record 5"));
+  EXPECT_TRUE(has_line(stats, "log records:     1 (of " + std::to_string(at + 1) + " appended)"));
+  EXPECT_TRUE(has_line(stats, "checkpoint:      at record " + checkpoint));
   EXPECT_TRUE(has_line(stats, "  caps            4"));
 
   CliRun replay = fedai({"db", "replay", "--db", dir.path.string()});
   EXPECT_EQ(replay.status, 0);
   ASSERT_GE(replay.lines.size(), 5u);
-  EXPECT_EQ(replay.lines[0], "from the checkpoint at record 5");
+  EXPECT_EQ(replay.lines[0], "from the checkpoint at record " + checkpoint);
   EXPECT_TRUE(replay.lines[1].starts_with("records: 1 in ")) << replay.lines[1];
   EXPECT_EQ(replay.lines[2].substr(9), replay.lines[3].substr(9));
   EXPECT_EQ(replay.lines[4], "match");

@@ -309,6 +309,43 @@ TEST(MachineStore, CheckpointsBoundTheLogAndTheFile) {
   EXPECT_GT(whole->stats().map_used_bytes, used_late * 2);
 }
 
+// A checkpoint copies the whole state, so it waits until the log holds as many records as the
+// state holds rows: copying then costs at most a row per record appended, however large the
+// state grows (a state growing a row a record is never copied; the log is its size anyway).
+TEST(MachineStore, ACheckpointWaitsForTheLogToOutgrowTheState) {
+  LedgerMachine m;
+  test::TempDir dir;
+  auto s = open_store(dir.sub("db"), m, 10);
+  auto rows = [&] {
+    std::uint64_t n = 0;
+    for (const auto& [table, count] : s->table_sizes()) n += count;
+    return n;
+  };
+  for (int i = 0; i < 200; ++i)  // a new account each: the state grows with the log
+    ASSERT_EQ(
+        s->append({LedgerMachine::deposit("acct" + std::to_string(i), 1, 1000 + i)})[0].status,
+        Status::applied);
+  EXPECT_EQ(s->stats().checkpoint_seq, 0u);
+  std::uint64_t state = rows();
+  EXPECT_GE(state, 200u);
+
+  std::vector<std::uint64_t> checkpoints;
+  for (int i = 0; i < 700; ++i) {  // the same accounts: the state stays as it is
+    ASSERT_EQ(s->append({LedgerMachine::deposit("acct" + std::to_string(i % 200), 1, 2000 + i)})[0]
+                  .status,
+              Status::applied);
+    std::uint64_t at = s->stats().checkpoint_seq;
+    if (checkpoints.empty() ? at != 0 : at != checkpoints.back()) checkpoints.push_back(at);
+  }
+  EXPECT_EQ(rows(), state);
+  // At `state` records, then every `state` records more, up to the 900 appended.
+  ASSERT_EQ(checkpoints.size(), 900 / state);
+  for (std::size_t k = 0; k < checkpoints.size(); ++k) EXPECT_EQ(checkpoints[k], (k + 1) * state);
+  auto replay = s->replay_into(dir.sub("replay"));
+  ASSERT_TRUE(replay) << replay.error().to_string();
+  EXPECT_EQ(replay->hash, s->state_hash());
+}
+
 // ---- crash test ----
 
 std::set<std::string> read_lines(const std::string& path) {
