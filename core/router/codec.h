@@ -2,6 +2,7 @@
 // protocol's unit types and ids on top of BinaryWriter/BinaryReader.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -112,6 +113,8 @@ template <class T>
 void get(BinaryReader& r, std::vector<T>& v) {
   std::uint64_t n = r.varint();
   v.clear();
+  // Each element takes a byte at least: a count the input can't hold reserves no more than it.
+  v.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n, r.remaining())));
   for (std::uint64_t i = 0; i < n && r.ok(); ++i) {
     T x{};
     get(r, x);

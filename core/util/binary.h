@@ -62,6 +62,7 @@ class BinaryReader {
   // Marks the input as malformed (a decoder found a value out of range).
   void fail() { ok_ = false; }
   bool at_end() const { return pos_ == in_.size(); }
+  std::size_t remaining() const { return in_.size() - pos_; }
   // True when everything was read and nothing is left over.
   bool finished() const { return ok_ && at_end(); }
 
