@@ -58,8 +58,10 @@ const std::vector<OptionSpec<NodeOptions>>& node_option_specs() {
                  "the last moments)",
                  &O::durable),
       integer<O>("checkpoint-every",
-                 "Log records between checkpoints: the state is copied aside and the log emptied, "
-                 "so the database stays the size of the live state (0: keep the whole log)",
+                 "Log records between checkpoints at least (a checkpoint also waits until the log "
+                 "holds as many records as the state holds rows): the state is copied aside and "
+                 "the log emptied, so the database stays within twice the live state (0: keep "
+                 "the whole log)",
                  &O::checkpoint_every, 0, std::uint64_t{1} << 40),
       text<O>("runner-kind",
               "Model server API: openai (llama.cpp server, vLLM, Ollama's OpenAI API), llamacpp "
@@ -133,8 +135,10 @@ const std::vector<OptionSpec<RouterOptions>>& router_option_specs() {
                  "the last moments)",
                  &O::durable),
       integer<O>("checkpoint-every",
-                 "Log records between checkpoints: the state is copied aside and the log emptied, "
-                 "so the database stays the size of the live state (0: keep the whole log)",
+                 "Log records between checkpoints at least (a checkpoint also waits until the log "
+                 "holds as many records as the state holds rows): the state is copied aside and "
+                 "the log emptied, so the database stays within twice the live state (0: keep "
+                 "the whole log)",
                  &O::checkpoint_every, 0, std::uint64_t{1} << 40),
       text_list<O>("api-key", "A client API key (Authorization: Bearer KEY); repeat for several",
                    &O::api_keys),
