@@ -1,9 +1,13 @@
-// The OpenAI wire format the router answers clients in: what any OpenAI client library reads.
+// The OpenAI wire format the router speaks to clients: the requests it takes (and its refusals,
+// which name the field) and the answers any OpenAI client library reads.
 #include "agents/router/openai.h"
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
 
 namespace fedai::agents::openai {
 namespace {
@@ -75,6 +79,88 @@ TEST(OpenAiAnswers, ChunksCarryADeltaAndTheLastOneItsFinishUsageAndInfo) {
   EXPECT_FALSE(b.contains("usage"));
   EXPECT_FALSE(b.contains("fedai"));
   EXPECT_EQ(b["choices"][0]["delta"], json::object());
+}
+
+// ---- requests ----
+
+TEST(OpenAiRequests, AChatRequestBecomesTheNodesJobBody) {
+  auto r = parse_chat_request(R"({
+      "model": "tiny",
+      "messages": [
+        {"role": "developer", "content": "Be brief."},
+        {"role": "user", "content": [{"type": "text", "text": "Hel"}, {"type": "text", "text": "lo"}]}
+      ],
+      "max_completion_tokens": 64, "stream": true, "temperature": 0.5, "n": 1,
+      "fedai": {"mode": "auction", "privacy": "PL2", "max_price_msat": 5000, "bid_window_ms": 150}
+    })",
+                              256, 4096);
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->model, "tiny");
+  EXPECT_EQ(r->max_tokens, 64u);
+  EXPECT_TRUE(r->stream);
+  EXPECT_EQ(r->mode, router::JobMode::auction);
+  EXPECT_EQ(r->privacy, protocol::PrivacyLevel::pl2);
+  EXPECT_EQ(r->max_price, protocol::Msat{5000});
+  EXPECT_EQ(r->bid_window, protocol::Millis{150});
+  EXPECT_EQ(r->input_tokens_estimate, (9u + 5u) / 4 + 8);
+  // The node gets the messages only (a developer message as system), and nothing of fedai's.
+  EXPECT_EQ(json::parse(r->job_body), (json{{"model", "tiny"},
+                                            {"messages",
+                                             {{{"role", "system"}, {"content", "Be brief."}},
+                                              {{"role", "user"}, {"content", "Hello"}}}},
+                                            {"max_tokens", 64},
+                                            {"stream", true},
+                                            {"temperature", 0.5}}));
+
+  auto defaults = parse_chat_request(
+      R"({"model":"tiny","messages":[{"role":"user","content":""}]})", 256, 4096);
+  ASSERT_TRUE(defaults) << defaults.error().to_string();
+  EXPECT_EQ(defaults->max_tokens, 256u);
+  EXPECT_FALSE(defaults->stream);
+  EXPECT_FALSE(defaults->mode);
+}
+
+TEST(OpenAiRequests, EachRefusalNamesTheField) {
+  struct Case {
+    std::string body, reason;
+  };
+  const std::string msgs = R"("messages":[{"role":"user","content":"hi"}])";
+  auto with = [&](const std::string& extra) {
+    return R"({"model":"tiny",)" + msgs + (extra.empty() ? "" : "," + extra) + "}";
+  };
+  const std::vector<Case> cases = {
+      {"not json", "the body is not JSON"},
+      {"[1]", "the body must be a JSON object"},
+      {"{" + msgs + "}", "model must be a non-empty string"},
+      {R"({"model":"",)" + msgs + "}", "model must be a non-empty string"},
+      {R"({"model":"a b",)" + msgs + "}", "model 'a b' is not a valid model id"},
+      {R"({"model":"tiny","messages":[]})", "messages must be a non-empty array"},
+      {R"({"model":"tiny","messages":[1]})", "messages[0] must be an object"},
+      {R"({"model":"tiny","messages":[{"content":"x"}]})", "messages[0].role must be a string"},
+      {R"({"model":"tiny","messages":[{"role":"tool","content":"x"}]})",
+       "messages[0].role must be system, user, assistant or developer"},
+      {R"({"model":"tiny","messages":[{"role":"user","content":"a"},{"role":"user"}]})",
+       "messages[1].content must be a string or an array of text parts"},
+      {R"({"model":"tiny","messages":[{"role":"user","content":[{"type":"image_url"}]}]})",
+       R"(messages[0].content parts must be {"type":"text","text":...})"},
+      {with(R"("max_tokens":0)"), "max_tokens must be a positive integer"},
+      {with(R"("max_completion_tokens":-1)"), "max_completion_tokens must be a positive integer"},
+      {with(R"("max_tokens":5000)"), "max_tokens must be at most 4096"},
+      {with(R"("stream":"yes")"), "stream must be true or false"},
+      {with(R"("temperature":3)"), "temperature must be a number between 0 and 2"},
+      {with(R"("n":2)"), "n must be 1 (fedai returns one choice)"},
+      {with(R"("fedai":[])"), "fedai must be an object"},
+      {with(R"("fedai":{"mode":"cheapest"})"),
+       "fedai.mode must be auction, posted or posted_then_auction"},
+      {with(R"("fedai":{"privacy":"PL9"})"), "fedai.privacy must be PL0, PL1, PL2 or PL3"},
+      {with(R"("fedai":{"max_price_msat":0})"), "fedai.max_price_msat must be a positive integer"},
+      {with(R"("fedai":{"bid_window_ms":10})"), "fedai.bid_window_ms must be between 50 and 10000"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse_chat_request(c.body, 256, 4096);
+    ASSERT_FALSE(r) << c.body;
+    EXPECT_EQ(r.error().to_string(), "invalid: " + c.reason) << c.body;
+  }
 }
 
 }  // namespace
