@@ -78,9 +78,9 @@ struct CipherCtxDeleter {
 // extract and the PRK for expand; `extra` is the salt for extract and the info for expand.
 void hkdf(int mode, std::span<const std::uint8_t> secret, std::span<const std::uint8_t> extra,
           std::span<std::uint8_t> out) {
-  // A context per thread with the digest set once: setting it fetches SHA-256 by name, about a
-  // third of a NIP-44 message's key derivation. Each derivation sets the mode, the key and the
-  // salt or info (the info is replaced, not appended, on each set).
+  // A context per thread with the digest set once (setting it fetches SHA-256 by name: locks
+  // and a hash lookup). Each derivation sets the mode, the key and the salt or info (the info
+  // is replaced, not appended, on each set).
   thread_local std::unique_ptr<EVP_KDF_CTX, KdfCtxDeleter> ctx = [] {
     std::unique_ptr<EVP_KDF_CTX, KdfCtxDeleter> c(EVP_KDF_CTX_new(hkdf_kdf()));
     char digest[] = "SHA256";
