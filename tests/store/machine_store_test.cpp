@@ -8,11 +8,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "core/node/node_machine.h"
 #include "tests/support/ledger_machine.h"
 #include "tests/support/temp_dir.h"
 
@@ -341,6 +344,92 @@ TEST(MachineStore, ACheckpointWaitsForTheLogToOutgrowTheState) {
   // At `state` records, then every `state` records more, up to the 900 appended.
   ASSERT_EQ(checkpoints.size(), 900 / state);
   for (std::size_t k = 0; k < checkpoints.size(); ++k) EXPECT_EQ(checkpoints[k], (k + 1) * state);
+  auto replay = s->replay_into(dir.sub("replay"));
+  ASSERT_TRUE(replay) << replay.error().to_string();
+  EXPECT_EQ(replay->hash, s->state_hash());
+}
+
+// The node's bounded state (finished jobs kept, reservations and used AWARD ids lapsing through
+// its expiry index) replays to the live state, with checkpoints taken along the way.
+TEST(MachineStore, TheNodesRetentionReplaysToTheLiveState) {
+  using namespace node;
+  NodeMachine m;
+  test::TempDir dir;
+  store::MachineStoreOptions options{dir.sub("db")};
+  options.checkpoint_every = 50;
+  options.sync = false;  // 3,000 commits; durability is not what this checks
+  auto opened = store::MachineStore::open(options, m);
+  ASSERT_TRUE(opened) << opened.error().to_string();
+  auto& s = *opened;
+  const machine::UnixMillis t0 = 1'700'000'000'000;
+  NodePolicy policy;
+  policy.self.bytes.fill(0x11);
+  // Room for the reservations held until they lapse (no timer fires here: they lapse through
+  // the expiry index, 70 s after their bid, about seven at a time) and the running job.
+  policy.max_concurrency = 16;
+  ModelOffer tiny;
+  tiny.job_types = {"chat"};
+  policy.models["tiny"] = tiny;
+  PublicKey router;
+  router.bytes.fill(0x22);
+  EventId price;
+  price.bytes.fill(0x48);
+  ASSERT_EQ(s->append({NodeMachine::record(policy, t0),
+                       NodeMachine::record(PriceAnnounced{price, "tiny", "chat", 1000, 0}, t0)})[1]
+                .status,
+            Status::applied);
+  auto numbered = [](std::uint8_t tag, std::uint32_t n) {
+    EventId e;
+    e.bytes.fill(tag);
+    std::memcpy(e.bytes.data() + 1, &n, sizeof n);
+    return e;
+  };
+  // 3,000 posted jobs a second apart (their AWARDs lapse 90 s later), and an RFB bid on every
+  // tenth (its reservation lapses too): more than kKeepFinishedJobs, with lapses all along, and
+  // long enough for the log to outgrow the state (seen ids last 15 minutes) and be checkpointed.
+  for (std::uint32_t n = 0; n < 3'000; ++n) {
+    machine::UnixMillis at = t0 + n * 1000;
+    JobSubmitted j;
+    j.submit_id = numbered(0x50, n);
+    j.award_id = numbered(0x51, n);
+    j.router = router;
+    std::memcpy(j.job_id.data(), &n, sizeof n);
+    j.price_id = price;
+    j.model = "tiny";
+    j.job_type = "chat";
+    j.input_tokens = 10;
+    j.max_output_tokens = 10;
+    j.price = protocol::Msat{1'000'000};
+    j.submit_by = at / 1000 + 30;
+    std::vector<Record> records = {
+        NodeMachine::record(j, at),
+        NodeMachine::record(JobFinished{router, j.job_id, true, 1, 1, protocol::Millis{5}, j.price},
+                            at + 10)};
+    if (n % 10 == 0) {
+      RfbReceived rfb;
+      rfb.rfb_id = numbered(0x40, n);
+      rfb.router = router;
+      rfb.job_id = j.job_id;
+      rfb.model = "tiny";
+      rfb.job_type = "chat";
+      rfb.max_output_tokens = 10;
+      rfb.max_price = protocol::Msat{10'000'000};
+      rfb.deadline = protocol::Millis{10'000};
+      records.push_back(NodeMachine::record(rfb, at + 20));
+    }
+    // A PRICE stays honoured for ten minutes: announce it again now and then.
+    if (n % 300 == 299)
+      records.push_back(
+          NodeMachine::record(PriceAnnounced{price, "tiny", "chat", 1000, 0}, at + 30));
+    for (const auto& r : s->append(records)) ASSERT_EQ(r.status, Status::applied) << r.error;
+  }
+  std::map<std::string, std::uint64_t> rows;
+  for (const auto& [table, n] : s->table_sizes()) rows[table] = n;
+  EXPECT_EQ(rows["jobs"], NodeMachine::kKeepFinishedJobs);
+  EXPECT_EQ(rows["finished"], NodeMachine::kKeepFinishedJobs);
+  EXPECT_LE(rows["used_awards"], 95u);  // about the last 90 s of them
+  EXPECT_LE(rows["reservations"], 10u);
+  EXPECT_GT(s->stats().checkpoint_seq, 0u);
   auto replay = s->replay_into(dir.sub("replay"));
   ASSERT_TRUE(replay) << replay.error().to_string();
   EXPECT_EQ(replay->hash, s->state_hash());
