@@ -2,9 +2,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
+#include <optional>
+#include <vector>
 
 #include "core/nostr/event.h"
+#include "core/util/json_reader.h"
 
 namespace fedai::agents::openai {
 namespace {
@@ -60,85 +64,222 @@ void append_fedai(std::string& out, const FedaiInfo& info) {
 
 }  // namespace
 
+namespace {
+
+// The request is read with JsonReader (validating RFC 8259 in one pass, then each field from its
+// raw text) rather than as an nlohmann value: that took the router about 60 allocations a job.
+constexpr int kMaxDepth = 64;
+
+enum class Kind { string, number, object, array, boolean, null };
+
+Kind kind_of(std::string_view raw) {
+  switch (raw.front()) {
+    case '"':
+      return Kind::string;
+    case '{':
+      return Kind::object;
+    case '[':
+      return Kind::array;
+    case 't':
+    case 'f':
+      return Kind::boolean;
+    case 'n':
+      return Kind::null;
+    default:
+      return Kind::number;
+  }
+}
+
+// The raw text of the next value (valid: the whole body was checked first).
+std::string_view raw_value(JsonReader& r, std::string_view text) {
+  r.peek();
+  std::size_t start = r.offset();
+  r.skip_value(kMaxDepth);
+  return text.substr(start, r.offset() - start);
+}
+
+// Visits each member of the object `raw` as (name, raw value), in order (a repeated name is
+// visited again: the last one wins, as in nlohmann).
+template <class Visit>
+void members(std::string_view raw, Visit&& visit) {
+  JsonReader r(raw);
+  r.expect('{');
+  if (r.consume('}')) return;
+  std::string name;
+  do {
+    name.clear();
+    r.read_string(name);
+    r.expect(':');
+    visit(std::string_view(name), raw_value(r, raw));
+  } while (r.consume(','));
+}
+
+template <class Visit>
+void elements(std::string_view raw, Visit&& visit) {
+  JsonReader r(raw);
+  r.expect('[');
+  if (r.consume(']')) return;
+  std::size_t i = 0;
+  do {
+    if (!visit(i++, raw_value(r, raw))) return;
+  } while (r.consume(','));
+}
+
+std::string string_of(std::string_view raw) {
+  std::string out;
+  JsonReader r(raw);
+  r.read_string(out);
+  return out;
+}
+
+// A non-negative integer within 64 bits (nlohmann's "unsigned"); nullopt for any other value.
+std::optional<std::uint64_t> unsigned_of(std::string_view raw) {
+  if (kind_of(raw) != Kind::number) return std::nullopt;
+  JsonReader r(raw);
+  JsonReader::Number n;
+  if (!r.read_number(n) || !n.integral || n.negative || n.overflow) return std::nullopt;
+  return n.magnitude;
+}
+
+std::optional<double> double_of(std::string_view raw) {
+  if (kind_of(raw) != Kind::number) return std::nullopt;
+  double v = 0;
+  auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), v);
+  if (ec != std::errc{} || end != raw.data() + raw.size()) return std::nullopt;
+  return v;
+}
+
+struct Message {
+  std::string role, content;
+};
+
+}  // namespace
+
 Result<ChatRequest> parse_chat_request(std::string_view body, std::uint32_t default_max_tokens,
                                        std::uint32_t max_tokens_cap) {
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) return invalid("the body is not JSON");
-  if (!j.is_object()) return invalid("the body must be a JSON object");
+  {
+    JsonReader check(body);
+    if (!check.skip_value(kMaxDepth) || !check.at_end()) return invalid("the body is not JSON");
+  }
+  if (JsonReader top(body); top.peek() != '{') return invalid("the body must be a JSON object");
+
+  std::optional<std::string_view> model, messages, stream, temperature, n, fedai;
+  std::optional<std::string_view> max_tokens_fields[2];  // max_tokens, max_completion_tokens
+  members(body, [&](std::string_view name, std::string_view raw) {
+    if (name == "model")
+      model = raw;
+    else if (name == "messages")
+      messages = raw;
+    else if (name == "max_tokens")
+      max_tokens_fields[0] = raw;
+    else if (name == "max_completion_tokens")
+      max_tokens_fields[1] = raw;
+    else if (name == "stream")
+      stream = raw;
+    else if (name == "temperature")
+      temperature = raw;
+    else if (name == "n")
+      n = raw;
+    else if (name == "fedai")
+      fedai = raw;
+  });
+
   ChatRequest out;
-  auto model = j.find("model");
-  if (model == j.end() || !model->is_string() || model->get<std::string>().empty())
+  if (!model || kind_of(*model) != Kind::string || (out.model = string_of(*model)).empty())
     return invalid("model must be a non-empty string");
-  out.model = model->get<std::string>();
   if (!protocol::is_model_id(out.model))
     return invalid("model '" + out.model.substr(0, 64) + "' is not a valid model id");
 
-  auto messages = j.find("messages");
-  if (messages == j.end() || !messages->is_array() || messages->empty())
-    return invalid("messages must be a non-empty array");
-  json clean = json::array();
+  bool empty = true;
+  if (messages && kind_of(*messages) == Kind::array) {
+    JsonReader r(*messages);
+    r.expect('[');
+    empty = r.peek() == ']';
+  }
+  if (empty) return invalid("messages must be a non-empty array");
+  std::vector<Message> clean;
+  std::optional<std::string> refused;
   std::size_t chars = 0;
-  for (std::size_t i = 0; i < messages->size(); ++i) {
-    const json& m = (*messages)[i];
+  elements(*messages, [&](std::size_t i, std::string_view m) {
     std::string where = "messages[" + std::to_string(i) + "]";
-    if (!m.is_object()) return invalid(where + " must be an object");
-    auto role = m.find("role");
-    if (role == m.end() || !role->is_string()) return invalid(where + ".role must be a string");
-    std::string r = role->get<std::string>();
+    if (kind_of(m) != Kind::object) return refused = where + " must be an object", false;
+    std::optional<std::string_view> role, content;
+    members(m, [&](std::string_view name, std::string_view raw) {
+      if (name == "role") role = raw;
+      if (name == "content") content = raw;
+    });
+    if (!role || kind_of(*role) != Kind::string)
+      return refused = where + ".role must be a string", false;
+    std::string r = string_of(*role);
     if (r != "system" && r != "user" && r != "assistant" && r != "developer")
-      return invalid(where + ".role must be system, user, assistant or developer");
-    auto content = m.find("content");
+      return refused = where + ".role must be system, user, assistant or developer", false;
     std::string text;
-    if (content != m.end() && content->is_string()) {
-      text = content->get<std::string>();
-    } else if (content != m.end() && content->is_array()) {
+    if (content && kind_of(*content) == Kind::string) {
+      text = string_of(*content);
+    } else if (content && kind_of(*content) == Kind::array) {
       // Content parts: the text ones, joined (fedai carries text only).
-      for (const auto& part : *content) {
-        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
-            !part["text"].is_string())
-          return invalid(where + ".content parts must be {\"type\":\"text\",\"text\":...}");
-        text += part["text"].get<std::string>();
-      }
+      bool parts_ok = true;
+      elements(*content, [&](std::size_t, std::string_view part) {
+        std::optional<std::string_view> type, part_text;
+        if (kind_of(part) == Kind::object)
+          members(part, [&](std::string_view name, std::string_view raw) {
+            if (name == "type") type = raw;
+            if (name == "text") part_text = raw;
+          });
+        parts_ok = type && kind_of(*type) == Kind::string && string_of(*type) == "text" &&
+                   part_text && kind_of(*part_text) == Kind::string;
+        if (parts_ok) text += string_of(*part_text);
+        return parts_ok;
+      });
+      if (!parts_ok)
+        return refused = where + ".content parts must be {\"type\":\"text\",\"text\":...}", false;
     } else {
-      return invalid(where + ".content must be a string or an array of text parts");
+      return refused = where + ".content must be a string or an array of text parts", false;
     }
     chars += text.size();
-    clean.push_back({{"role", r == "developer" ? "system" : r}, {"content", std::move(text)}});
-  }
+    clean.push_back({r == "developer" ? "system" : std::move(r), std::move(text)});
+    return true;
+  });
+  if (refused) return invalid(*refused);
 
   std::uint64_t max_tokens = default_max_tokens;
-  for (const char* field : {"max_tokens", "max_completion_tokens"}) {
-    auto it = j.find(field);
-    if (it == j.end() || it->is_null()) continue;
-    if (!it->is_number_unsigned() || it->get<std::uint64_t>() == 0)
-      return invalid(std::string(field) + " must be a positive integer");
-    max_tokens = it->get<std::uint64_t>();
+  for (int i = 0; i < 2; ++i) {
+    const auto& raw = max_tokens_fields[i];
+    if (!raw || kind_of(*raw) == Kind::null) continue;
+    auto v = unsigned_of(*raw);
+    if (!v || *v == 0)
+      return invalid(std::string(i == 0 ? "max_tokens" : "max_completion_tokens") +
+                     " must be a positive integer");
+    max_tokens = *v;
   }
   if (max_tokens > max_tokens_cap)
     return invalid("max_tokens must be at most " + std::to_string(max_tokens_cap));
   out.max_tokens = static_cast<std::uint32_t>(max_tokens);
 
-  if (auto s = j.find("stream"); s != j.end() && !s->is_null()) {
-    if (!s->is_boolean()) return invalid("stream must be true or false");
-    out.stream = s->get<bool>();
+  if (stream && kind_of(*stream) != Kind::null) {
+    if (kind_of(*stream) != Kind::boolean) return invalid("stream must be true or false");
+    out.stream = *stream == "true";
   }
-  json job = {{"model", out.model},
-              {"messages", std::move(clean)},
-              {"max_tokens", out.max_tokens},
-              {"stream", out.stream}};
-  if (auto t = j.find("temperature"); t != j.end() && !t->is_null()) {
-    if (!t->is_number() || t->get<double>() < 0 || t->get<double>() > 2)
-      return invalid("temperature must be a number between 0 and 2");
-    job["temperature"] = t->get<double>();
+  std::optional<std::string_view> temperature_text;
+  if (temperature && kind_of(*temperature) != Kind::null) {
+    auto t = double_of(*temperature);
+    if (!t || *t < 0 || *t > 2) return invalid("temperature must be a number between 0 and 2");
+    temperature_text = *temperature;
   }
-  if (auto n = j.find("n");
-      n != j.end() && !n->is_null() && (!n->is_number_unsigned() || n->get<std::uint64_t>() != 1))
+  if (n && kind_of(*n) != Kind::null && unsigned_of(*n) != std::optional<std::uint64_t>{1})
     return invalid("n must be 1 (fedai returns one choice)");
 
-  if (auto ext = j.find("fedai"); ext != j.end() && !ext->is_null()) {
-    if (!ext->is_object()) return invalid("fedai must be an object");
-    if (auto mode = ext->find("mode"); mode != ext->end()) {
-      std::string m = mode->is_string() ? mode->get<std::string>() : "";
+  if (fedai && kind_of(*fedai) != Kind::null) {
+    if (kind_of(*fedai) != Kind::object) return invalid("fedai must be an object");
+    std::optional<std::string_view> mode, privacy, max_price, bid_window;
+    members(*fedai, [&](std::string_view name, std::string_view raw) {
+      if (name == "mode") mode = raw;
+      if (name == "privacy") privacy = raw;
+      if (name == "max_price_msat") max_price = raw;
+      if (name == "bid_window_ms") bid_window = raw;
+    });
+    if (mode) {
+      std::string m = kind_of(*mode) == Kind::string ? string_of(*mode) : "";
       if (m == "auction")
         out.mode = router::JobMode::auction;
       else if (m == "posted")
@@ -148,28 +289,50 @@ Result<ChatRequest> parse_chat_request(std::string_view body, std::uint32_t defa
       else
         return invalid("fedai.mode must be auction, posted or posted_then_auction");
     }
-    if (auto p = ext->find("privacy"); p != ext->end()) {
-      auto level =
-          p->is_string() ? protocol::parse_privacy_level(p->get<std::string>()) : std::nullopt;
+    if (privacy) {
+      auto level = kind_of(*privacy) == Kind::string
+                       ? protocol::parse_privacy_level(string_of(*privacy))
+                       : std::nullopt;
       if (!level) return invalid("fedai.privacy must be PL0, PL1, PL2 or PL3");
       out.privacy = *level;
     }
-    if (auto price = ext->find("max_price_msat"); price != ext->end()) {
-      if (!price->is_number_unsigned() || price->get<std::uint64_t>() == 0 ||
-          price->get<std::uint64_t>() > protocol::kMaxJsonInteger)
+    if (max_price) {
+      auto v = unsigned_of(*max_price);
+      if (!v || *v == 0 || *v > protocol::kMaxJsonInteger)
         return invalid("fedai.max_price_msat must be a positive integer");
-      out.max_price = protocol::Msat{price->get<std::uint64_t>()};
+      out.max_price = protocol::Msat{*v};
     }
-    if (auto w = ext->find("bid_window_ms"); w != ext->end()) {
-      if (!w->is_number_unsigned() || w->get<std::uint64_t>() < 50 ||
-          w->get<std::uint64_t>() > 10'000)
+    if (bid_window) {
+      auto v = unsigned_of(*bid_window);
+      if (!v || *v < 50 || *v > 10'000)
         return invalid("fedai.bid_window_ms must be between 50 and 10000");
-      out.bid_window = protocol::Millis{w->get<std::uint64_t>()};
+      out.bid_window = protocol::Millis{*v};
     }
   }
-  out.input_tokens_estimate = static_cast<std::uint32_t>(
-      std::min<std::size_t>(chars / 4 + 4 * job["messages"].size(), UINT32_MAX));
-  out.job_body = job.dump();
+  out.input_tokens_estimate =
+      static_cast<std::uint32_t>(std::min<std::size_t>(chars / 4 + 4 * clean.size(), UINT32_MAX));
+
+  // The node's job body (nips/F-04): the messages, max_tokens, stream and temperature.
+  std::string& job = out.job_body;
+  job.reserve(96 + out.model.size() + chars + clean.size() * 32);
+  job += "{\"model\":";
+  append_json_string(job, out.model);
+  job += ",\"messages\":[";
+  for (std::size_t i = 0; i < clean.size(); ++i) {
+    job += i == 0 ? "{\"role\":" : ",{\"role\":";
+    append_json_string(job, clean[i].role);
+    job += ",\"content\":";
+    append_json_string(job, clean[i].content);
+    job += '}';
+  }
+  job += "],\"max_tokens\":";
+  job += std::to_string(out.max_tokens);
+  job += out.stream ? ",\"stream\":true" : ",\"stream\":false";
+  if (temperature_text) {
+    job += ",\"temperature\":";
+    job += *temperature_text;  // as the client wrote it: a JSON number between 0 and 2
+  }
+  job += '}';
   return out;
 }
 

@@ -120,6 +120,24 @@ TEST(OpenAiRequests, AChatRequestBecomesTheNodesJobBody) {
   EXPECT_FALSE(defaults->mode);
 }
 
+TEST(OpenAiRequests, JsonAsAnyClientMayWriteIt) {
+  // Spaces anywhere, a repeated name (the last one counts), unknown fields of any shape, an
+  // integral temperature.
+  auto r = parse_chat_request(
+      " {\n \"model\" : \"other\" , \"model\":\"tiny\", \"user\": {\"id\": [1, {}]},\n"
+      " \"messages\" : [ { \"content\" : \"a\\u00e9\" , \"role\" : \"user\" } ] ,"
+      " \"temperature\": 1, \"stream\": null, \"max_tokens\": null } ",
+      256, 4096);
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->model, "tiny");
+  EXPECT_FALSE(r->stream);
+  EXPECT_EQ(r->max_tokens, 256u);
+  json body = json::parse(r->job_body);
+  EXPECT_EQ(body["messages"][0]["content"], "a\u00e9");
+  EXPECT_EQ(body["temperature"], 1);
+  EXPECT_FALSE(body.contains("user"));
+}
+
 TEST(OpenAiRequests, EachRefusalNamesTheField) {
   struct Case {
     std::string body, reason;
@@ -155,6 +173,20 @@ TEST(OpenAiRequests, EachRefusalNamesTheField) {
       {with(R"("fedai":{"privacy":"PL9"})"), "fedai.privacy must be PL0, PL1, PL2 or PL3"},
       {with(R"("fedai":{"max_price_msat":0})"), "fedai.max_price_msat must be a positive integer"},
       {with(R"("fedai":{"bid_window_ms":10})"), "fedai.bid_window_ms must be between 50 and 10000"},
+      {with(R"("max_tokens":1.0)"), "max_tokens must be a positive integer"},
+      {with(R"("max_tokens":99999999999999999999999)"), "max_tokens must be a positive integer"},
+      {with(R"("temperature":"0.5")"), "temperature must be a number between 0 and 2"},
+      {with(R"("fedai":{"mode":null})"),
+       "fedai.mode must be auction, posted or posted_then_auction"},
+      {R"({"model":"tiny","messages":[{"role":"user","content":[{"type":5,"text":"a"}]}]})",
+       R"(messages[0].content parts must be {"type":"text","text":...})"},
+      {R"({"model":"tiny","messages":[{"role":"user","content":[{"type":"text"}]}]})",
+       R"(messages[0].content parts must be {"type":"text","text":...})"},
+      {R"({"model":"tiny","messages":{}})", "messages must be a non-empty array"},
+      {R"({"model":"tiny","messages":[ ]})", "messages must be a non-empty array"},
+      {with("") + " x", "the body is not JSON"},
+      {R"({"model":"tiny","messages":[{"role":"user","content":"\xff"}]})", "the body is not JSON"},
+      {with(R"("deep":)" + std::string(70, '[') + std::string(70, ']')), "the body is not JSON"},
   };
   for (const auto& c : cases) {
     auto r = parse_chat_request(c.body, 256, 4096);
