@@ -121,12 +121,12 @@ TEST(OpenAiRequests, AChatRequestBecomesTheNodesJobBody) {
 }
 
 TEST(OpenAiRequests, JsonAsAnyClientMayWriteIt) {
-  // Spaces anywhere, a repeated name (the last one counts), unknown fields of any shape, an
-  // integral temperature.
+  // Spaces anywhere, a repeated name (the last one counts), unknown fields of any shape (a number
+  // beyond a double's range too: RFC 8259 allows it), an integral temperature.
   auto r = parse_chat_request(
       " {\n \"model\" : \"other\" , \"model\":\"tiny\", \"user\": {\"id\": [1, {}]},\n"
       " \"messages\" : [ { \"content\" : \"a\\u00e9\" , \"role\" : \"user\" } ] ,"
-      " \"temperature\": 1, \"stream\": null, \"max_tokens\": null } ",
+      " \"temperature\": 1, \"stream\": null, \"max_tokens\": null, \"huge\": -1E99999 } ",
       256, 4096);
   ASSERT_TRUE(r) << r.error().to_string();
   EXPECT_EQ(r->model, "tiny");

@@ -1,5 +1,5 @@
 // Writes seed inputs for the fuzzers from the official vectors: events, NIP-19 strings,
-// NIP-44 payloads, and a few filters. Usage: node make_seeds.mjs VECTORS_DIR OUT_DIR
+// NIP-44 payloads, a few filters and chat requests. Usage: node make_seeds.mjs VECTORS_DIR OUT_DIR
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -26,3 +26,10 @@ const filters = [
   '{"kinds":[26090],"#m":["llama"],"#t":["chat"],"limit":0}',
 ];
 filters.forEach((f, i) => write('filter_parse', `f${i}`, f));
+
+const chats = [
+  '{"model":"tiny","messages":[{"role":"user","content":"Hello"}]}',
+  '{"model":"tiny","messages":[{"role":"developer","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"Hi"}]}],"max_completion_tokens":64,"stream":true,"temperature":0.5,"n":1}',
+  '{"model":"tiny","messages":[{"role":"user","content":"x\\u00e9\\n"}],"fedai":{"mode":"auction","privacy":"PL2","max_price_msat":5000,"bid_window_ms":150}}',
+];
+chats.forEach((c, i) => write('chat_request', `c${i}`, c));
