@@ -201,18 +201,18 @@ Result<ChatRequest> parse_chat_request(std::string_view body, std::uint32_t defa
   std::optional<std::string> refused;
   std::size_t chars = 0;
   elements(*messages, [&](std::size_t i, std::string_view m) {
-    std::string where = "messages[" + std::to_string(i) + "]";
-    if (kind_of(m) != Kind::object) return refused = where + " must be an object", false;
+    auto where = [i] { return "messages[" + std::to_string(i) + "]"; };  // for a refusal only
+    if (kind_of(m) != Kind::object) return refused = where() + " must be an object", false;
     std::optional<std::string_view> role, content;
     members(m, [&](std::string_view name, std::string_view raw) {
       if (name == "role") role = raw;
       if (name == "content") content = raw;
     });
     if (!role || kind_of(*role) != Kind::string)
-      return refused = where + ".role must be a string", false;
+      return refused = where() + ".role must be a string", false;
     std::string r = string_of(*role);
     if (r != "system" && r != "user" && r != "assistant" && r != "developer")
-      return refused = where + ".role must be system, user, assistant or developer", false;
+      return refused = where() + ".role must be system, user, assistant or developer", false;
     std::string text;
     if (content && kind_of(*content) == Kind::string) {
       text = string_of(*content);
@@ -232,9 +232,9 @@ Result<ChatRequest> parse_chat_request(std::string_view body, std::uint32_t defa
         return parts_ok;
       });
       if (!parts_ok)
-        return refused = where + ".content parts must be {\"type\":\"text\",\"text\":...}", false;
+        return refused = where() + ".content parts must be {\"type\":\"text\",\"text\":...}", false;
     } else {
-      return refused = where + ".content must be a string or an array of text parts", false;
+      return refused = where() + ".content must be a string or an array of text parts", false;
     }
     chars += text.size();
     clean.push_back({r == "developer" ? "system" : std::move(r), std::move(text)});
