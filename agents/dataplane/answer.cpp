@@ -1,19 +1,11 @@
 #include "agents/dataplane/answer.h"
 
-#include <charconv>
-
 #include "core/nostr/sha256.h"
 #include "core/protocol/price.h"
 
 namespace fedai::agents::dataplane {
 
 namespace {
-
-void append_number(std::string& out, std::uint64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
-}
 
 // JSON string as the protocol writes content: NIP-01 escaping, and DEL as \u007f (F-01).
 void append_text(std::string& out, std::string_view s) {
@@ -97,7 +89,7 @@ Result<std::string> delta_data(std::uint64_t index, std::string_view text, const
   std::string out;
   out.reserve(text.size() + 32);
   out += "{\"i\":";
-  append_number(out, index);
+  append_json_integer(out, index);
   if (!protocol::is_sealed(job.privacy)) {
     out += ",\"text\":";
     append_text(out, text);

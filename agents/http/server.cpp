@@ -75,12 +75,6 @@ bool has_crlf(std::string_view s) {
   return s.find_first_of("\r\n") != std::string_view::npos;
 }
 
-void append_number(std::string& out, std::uint64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
-}
-
 void append_hex(std::string& out, std::uint64_t v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, 16);
@@ -161,7 +155,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     std::string body = error_body("error: too many connections", "ERR_BUSY");
     busy_answer = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n";
     busy_answer += "Content-Length: ";
-    append_number(busy_answer, body.size());
+    append_json_integer(busy_answer, body.size());
     busy_answer += "\r\nConnection: close\r\n\r\n";
     busy_answer += body;
   }
@@ -388,7 +382,7 @@ void Session::start() {
     auto addr = ep.address();
     remote_ = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
     remote_ += ':';
-    append_number(remote_, ep.port());
+    append_json_integer(remote_, ep.port());
   }
   new_parser();
   // A connection is opened to send a request: the first one gets the read deadline from the
@@ -594,7 +588,7 @@ std::string Session::head(int status, std::string_view content_type,
   for (const auto& [k, v] : extra) extra_size += k.size() + v.size() + 4;
   h.reserve(160 + content_type.size() + extra_size);
   h += "HTTP/1.1 ";
-  append_number(h, static_cast<std::uint64_t>(status));
+  append_json_integer(h, static_cast<std::uint64_t>(status));
   h += ' ';
   h += view(bhttp::obsolete_reason(bhttp::int_to_status(static_cast<unsigned>(status))));
   h += "\r\n";
@@ -605,7 +599,7 @@ std::string Session::head(int status, std::string_view content_type,
   }
   if (length) {
     h += "Content-Length: ";
-    append_number(h, *length);
+    append_json_integer(h, *length);
     h += "\r\n";
   } else if (!http10_) {
     h += "Transfer-Encoding: chunked\r\n";

@@ -19,12 +19,6 @@ using nlohmann::json;
 // way cost the router about 90 allocations a job. Their text is valid UTF-8 (a verified
 // JOB_RESULT's, read by a validating parser), written with NIP-01's escaping as JSON allows.
 
-void append_number(std::string& out, std::int64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
-}
-
 // {"id":...,"object":...,"created":...,"model":... (the object left open)
 void append_head(std::string& out, std::string_view id, std::string_view object,
                  std::int64_t created, std::string_view model) {
@@ -33,18 +27,18 @@ void append_head(std::string& out, std::string_view id, std::string_view object,
   out += ",\"object\":";
   append_json_string(out, object);
   out += ",\"created\":";
-  append_number(out, created);
+  append_json_integer(out, created);
   out += ",\"model\":";
   append_json_string(out, model);
 }
 
 void append_usage(std::string& out, Usage u) {
   out += "{\"prompt_tokens\":";
-  append_number(out, u.prompt_tokens);
+  append_json_integer(out, u.prompt_tokens);
   out += ",\"completion_tokens\":";
-  append_number(out, u.completion_tokens);
+  append_json_integer(out, u.completion_tokens);
   out += ",\"total_tokens\":";
-  append_number(out, std::int64_t{u.prompt_tokens} + u.completion_tokens);
+  append_json_integer(out, std::int64_t{u.prompt_tokens} + u.completion_tokens);
   out += '}';
 }
 
@@ -54,11 +48,9 @@ void append_fedai(std::string& out, const FedaiInfo& info) {
   out += ",\"node\":";
   append_json_string(out, info.node);
   out += ",\"price_msat\":";
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, info.price_msat);
-  out.append(buf, end);
+  append_json_integer(out, info.price_msat);
   out += ",\"attempts\":";
-  append_number(out, info.attempts);
+  append_json_integer(out, info.attempts);
   out += info.posted ? ",\"bought\":\"posted_price\"}" : ",\"bought\":\"auction\"}";
 }
 

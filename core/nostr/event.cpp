@@ -1,6 +1,5 @@
 #include "core/nostr/event.h"
 
-#include <charconv>
 #include <stdexcept>
 
 #include "core/nostr/sha256.h"
@@ -12,12 +11,6 @@ namespace {
 // included) is copied verbatim, which is what NIP-01 and JSON.stringify do.
 constexpr bool needs_escape(unsigned char c) {
   return c < 0x20 || c == '"' || c == '\\';
-}
-
-void append_uint(std::string& out, std::uint64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
 }
 
 std::size_t estimate_size(const Tags& tags, std::string_view content) {
@@ -109,9 +102,9 @@ std::string canonical_serialization(const PublicKey& pubkey, UnixSeconds created
   out += "[0,\"";
   out += pubkey.hex();
   out += "\",";
-  append_uint(out, static_cast<std::uint64_t>(created_at));
+  append_json_integer(out, static_cast<std::uint64_t>(created_at));
   out += ',';
-  append_uint(out, kind);
+  append_json_integer(out, kind);
   out += ',';
   append_tags(out, tags);
   out += ',';
@@ -150,9 +143,9 @@ void append_json(std::string& out, const Event& e) {
   out += "\",\"pubkey\":\"";
   out += e.pubkey.hex();
   out += "\",\"created_at\":";
-  append_uint(out, static_cast<std::uint64_t>(e.created_at));
+  append_json_integer(out, static_cast<std::uint64_t>(e.created_at));
   out += ",\"kind\":";
-  append_uint(out, e.kind);
+  append_json_integer(out, e.kind);
   out += ",\"tags\":";
   append_tags(out, e.tags);
   out += ",\"content\":";

@@ -2,6 +2,8 @@
 // verification and strict parsing.
 #pragma once
 
+#include <charconv>
+#include <concepts>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -54,6 +56,14 @@ struct Event {
 // Appends `s` as a JSON string the way NIP-01 (and JSON.stringify) writes it: \n \" \\ \r \t \b
 // \f escaped, other C0 controls as \u00xx with lowercase hex, everything else verbatim.
 void append_json_string(std::string& out, std::string_view s);
+
+// Appends an integer in decimal, as JSON writes it.
+template <std::integral T>
+void append_json_integer(std::string& out, T v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
 
 // [0,<pubkey>,<created_at>,<kind>,<tags>,<content>]: the bytes whose SHA-256 is the id.
 std::string canonical_serialization(const PublicKey& pubkey, UnixSeconds created_at, Kind kind,

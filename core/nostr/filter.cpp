@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cassert>
-#include <charconv>
 #include <stdexcept>
 
 namespace fedai {
@@ -27,12 +26,6 @@ bool contains(const std::optional<std::vector<T>>& list, const T& value) {
 
 constexpr bool is_ascii_letter(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-void append_int(std::string& out, std::int64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
 }
 
 template <class T>
@@ -141,7 +134,7 @@ void append_json(std::string& out, const Filter& f) {
     out += "\"kinds\":[";
     for (std::size_t i = 0; i < f.kinds->size(); ++i) {
       if (i) out += ',';
-      append_int(out, (*f.kinds)[i]);
+      append_json_integer(out, (*f.kinds)[i]);
     }
     out += ']';
   }
@@ -159,17 +152,17 @@ void append_json(std::string& out, const Filter& f) {
   if (f.since) {
     comma();
     out += "\"since\":";
-    append_int(out, *f.since);
+    append_json_integer(out, *f.since);
   }
   if (f.until) {
     comma();
     out += "\"until\":";
-    append_int(out, *f.until);
+    append_json_integer(out, *f.until);
   }
   if (f.limit) {
     comma();
     out += "\"limit\":";
-    append_int(out, *f.limit);
+    append_json_integer(out, *f.limit);
   }
   out += '}';
 }
