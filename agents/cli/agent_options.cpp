@@ -5,6 +5,15 @@
 namespace fedai::cli {
 namespace {
 
+// The state database's options, the same for node and router.
+constexpr const char* kDurableHelp =
+    "fsync every commit (false: a process crash loses nothing, an OS crash may lose the last "
+    "moments)";
+constexpr const char* kCheckpointEveryHelp =
+    "Log records between checkpoints at least (a checkpoint also waits until the log holds as "
+    "many records as the state holds rows): the state is copied aside and the log emptied, so the "
+    "database stays within twice the live state (0: keep the whole log)";
+
 using options::boolean;
 using options::integer;
 using options::text;
@@ -53,16 +62,9 @@ const std::vector<OptionSpec<NodeOptions>>& node_option_specs() {
       text<O>("public-url", "Data-plane URL announced to routers (default: http://<listen>)",
               &O::public_url, check_http_url),
       text<O>("db", "Directory of the node's state database", &O::db),
-      boolean<O>("durable",
-                 "fsync every commit (false: a process crash loses nothing, an OS crash may lose "
-                 "the last moments)",
-                 &O::durable),
-      integer<O>("checkpoint-every",
-                 "Log records between checkpoints at least (a checkpoint also waits until the log "
-                 "holds as many records as the state holds rows): the state is copied aside and "
-                 "the log emptied, so the database stays within twice the live state (0: keep "
-                 "the whole log)",
-                 &O::checkpoint_every, 0, std::uint64_t{1} << 40),
+      boolean<O>("durable", kDurableHelp, &O::durable),
+      integer<O>("checkpoint-every", kCheckpointEveryHelp, &O::checkpoint_every, 0,
+                 std::uint64_t{1} << 40),
       text<O>("runner-kind",
               "Model server API: openai (llama.cpp server, vLLM, Ollama's OpenAI API), llamacpp "
               "(/completion) or ollama (/api/chat)",
@@ -130,16 +132,9 @@ const std::vector<OptionSpec<RouterOptions>>& router_option_specs() {
       text<O>("public-url", "The API's public URL, for NIP-98 checks (default: http://<listen>)",
               &O::public_url, check_http_url),
       text<O>("db", "Directory of the router's state database", &O::db),
-      boolean<O>("durable",
-                 "fsync every commit (false: a process crash loses nothing, an OS crash may lose "
-                 "the last moments)",
-                 &O::durable),
-      integer<O>("checkpoint-every",
-                 "Log records between checkpoints at least (a checkpoint also waits until the log "
-                 "holds as many records as the state holds rows): the state is copied aside and "
-                 "the log emptied, so the database stays within twice the live state (0: keep "
-                 "the whole log)",
-                 &O::checkpoint_every, 0, std::uint64_t{1} << 40),
+      boolean<O>("durable", kDurableHelp, &O::durable),
+      integer<O>("checkpoint-every", kCheckpointEveryHelp, &O::checkpoint_every, 0,
+                 std::uint64_t{1} << 40),
       text_list<O>("api-key", "A client API key (Authorization: Bearer KEY); repeat for several",
                    &O::api_keys),
       boolean<O>("allow-nip98",
