@@ -189,8 +189,9 @@ class MachineStore::Impl {
   MDB_dbi log{}, meta{};
   std::map<TableId, MDB_dbi> dbis;
   std::map<TableId, MDB_dbi> checkpoint_dbis;
-  std::uint64_t next_seq = 0;        // writer thread only
-  std::uint64_t checkpoint_seq = 0;  // writer thread only
+  std::uint64_t next_seq = 0;         // writer thread only
+  std::uint64_t checkpoint_seq = 0;   // writer thread only
+  std::uint64_t next_rows_check = 0;  // writer thread only: see commit()
   std::atomic<std::uint64_t> group_commits{0};
 };
 
@@ -296,8 +297,14 @@ void MachineStore::commit(std::deque<Pending>& batch) {
     lmdb::put_be64(next, seq);
     txn.put(impl_->meta, "next_seq", next);
     std::uint64_t every = impl_->options.checkpoint_every;
-    bool checkpoint = every != 0 && seq - impl_->checkpoint_seq >= every &&
-                      seq - impl_->checkpoint_seq >= impl_->state_rows(txn);
+    bool checkpoint = false;
+    if (every != 0 && seq - impl_->checkpoint_seq >= every && seq >= impl_->next_rows_check) {
+      // Counting the rows takes a look at every table: once the state is found larger than the
+      // log, not again before the log could have caught up with it.
+      std::uint64_t rows = impl_->state_rows(txn);
+      checkpoint = seq - impl_->checkpoint_seq >= rows;
+      if (!checkpoint) impl_->next_rows_check = impl_->checkpoint_seq + rows;
+    }
     if (checkpoint) impl_->take_checkpoint(txn, seq);
     txn.commit();
     impl_->next_seq = seq;
