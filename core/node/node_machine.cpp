@@ -77,6 +77,7 @@ class NodeMachine::Run {
       : p_(NodeMachine::policy(txn)), txn_(txn), now_(now) {}
 
   void apply(const machine::Record& r) {
+    expire_due();  // whatever the record: what lapsed by its time goes, a few entries a record
     switch (r.type) {
       case kRfbReceived:
         return rfb_received(decode_or_throw<RfbReceived>(r));
@@ -107,7 +108,6 @@ class NodeMachine::Run {
   // Bid when we serve it, can afford the slot and our price fits (nips/F-03). Not bidding is no
   // error: the record is logged and changes nothing.
   void rfb_received(const RfbReceived& rfb) {
-    expire_due();
     auto model = p_.models.find(rfb.model);
     if (model == p_.models.end()) return;
     const ModelOffer& offer = model->second;
@@ -184,7 +184,6 @@ class NodeMachine::Run {
   }
 
   void job_submitted(const JobSubmitted& s) {
-    expire_due();
     // Its id is remembered as used until submit_by + slack: past that the AWARD can't be taken,
     // here as on the data plane (which refuses it past submit_by).
     if (s.submit_by <= 0) throw Refusal(invalid("the AWARD has no submit_by"));
@@ -260,7 +259,6 @@ class NodeMachine::Run {
   }
 
   void job_finished(const JobFinished& f) {
-    expire_due();
     auto bytes = txn_.get(kJobs, job_key(f.router, f.job_id));
     if (!bytes) return;
     auto job = codec::decode<NodeJob>(*bytes);
