@@ -15,7 +15,8 @@
 //
 //   fedai_agents_bench --fedai build/fedai --runner build/tests/bench/fedai_instant_runner
 //       [--sequential 2000] [--requests 20000] [--clients 16] [--bidders 10,50] [--auctions 100]
-//       [--bid-window-ms 100] [--durable true|false|both] [--keep]
+//       [--bid-window-ms 100] [--durable true|false|both] [--keep] [--metrics]
+//       [--agent-arg ARG]... (given to the router and every node: A/B runs of one binary)
 #include <boost/asio/io_context.hpp>
 
 #include <nlohmann/json.hpp>
@@ -66,7 +67,8 @@ struct Options {
   std::uint64_t bid_window_ms = 100;
   std::vector<bool> durable = {true, false};
   bool keep = false;
-  bool metrics = false;  // print the agents' counters after the load
+  bool metrics = false;                 // print the agents' counters after the load
+  std::vector<std::string> agent_args;  // given to the router and every node (A/B runs)
 };
 
 std::string shell_quote(const std::string& s) {
@@ -266,11 +268,22 @@ class Net {
   }
 
   void start_router(const std::string& mode) {
-    router_ = spawn(
-        {o_.fedai, "router", "--relay", relay_url_, "--key-file", key("router"), "--listen",
-         "127.0.0.1:0", "--db", dir_ + "/router", durable_ ? "--durable=true" : "--durable=false",
-         "--allow-anonymous=true", "--mode", mode},
-        dir_ + "/router.log");
+    std::vector<std::string> argv = {o_.fedai,
+                                     "router",
+                                     "--relay",
+                                     relay_url_,
+                                     "--key-file",
+                                     key("router"),
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--db",
+                                     dir_ + "/router",
+                                     durable_ ? "--durable=true" : "--durable=false",
+                                     "--allow-anonymous=true",
+                                     "--mode",
+                                     mode};
+    argv.insert(argv.end(), o_.agent_args.begin(), o_.agent_args.end());
+    router_ = spawn(argv, dir_ + "/router.log");
     router_url_ = wait_url(*router_, "router:", "fedai router");
   }
 
@@ -279,17 +292,17 @@ class Net {
     std::size_t first = nodes_.size();
     for (std::size_t i = first; i < first + n; ++i) {
       std::string name = "node" + std::to_string(i);
-      nodes_.push_back(
-          spawn({o_.fedai, "node", "--relay", relay_url_, "--key-file", key(name), "--listen",
-                 "127.0.0.1:0", "--db", dir_ + "/" + name,
-                 durable_ ? "--durable=true" : "--durable=false", "--runner-url", runner_url_,
-                 "--model", kModel,
-                 // Benchmark settings: the router is one peer sending everything (the default 50/s
-                 // per peer would throttle it), and 16 clients need 16 slots.
-                 "--rate-limit", "1000000", "--max-concurrency", "64",
-                 // Different prices, so each auction has one best bid.
-                 "--in-price", std::to_string(1000 + 10 * i), "--log-level", "warn"},
-                dir_ + "/" + name + ".log"));
+      std::vector<std::string> argv = {
+          o_.fedai, "node", "--relay", relay_url_, "--key-file", key(name), "--listen",
+          "127.0.0.1:0", "--db", dir_ + "/" + name, durable_ ? "--durable=true" : "--durable=false",
+          "--runner-url", runner_url_, "--model", kModel,
+          // Benchmark settings: the router is one peer sending everything (the default 50/s per
+          // peer would throttle it), and 16 clients need 16 slots.
+          "--rate-limit", "1000000", "--max-concurrency", "64",
+          // Different prices, so each auction has one best bid.
+          "--in-price", std::to_string(1000 + 10 * i), "--log-level", "warn"};
+      argv.insert(argv.end(), o_.agent_args.begin(), o_.agent_args.end());
+      nodes_.push_back(spawn(argv, dir_ + "/" + name + ".log"));
     }
     for (std::size_t i = first; i < nodes_.size(); ++i)
       node_urls_.push_back(wait_url(*nodes_[i], "node:", "fedai node " + std::to_string(i)));
@@ -599,11 +612,13 @@ int main(int argc, char** argv) {
         o.keep = true;
       else if (a == "--metrics")
         o.metrics = true;
+      else if (a == "--agent-arg")
+        o.agent_args.push_back(value());
       else {
         std::cerr << "usage: fedai_agents_bench --fedai PATH --runner PATH [--sequential N] "
                      "[--requests N] [--clients N] [--bidders N,M] [--auctions N] "
                      "[--bid-window-ms N] [--durable true|false|both] [--only latency,auction] "
-                     "[--keep] [--metrics]\n";
+                     "[--keep] [--metrics] [--agent-arg ARG]...\n";
         return 2;
       }
     } catch (const std::exception& e) {

@@ -29,6 +29,77 @@ TEST(Keys, GeneratedKeysSignAndVerify) {
   EXPECT_TRUE(verify_signature(a.public_key(), msg.span(), sig2));
 }
 
+// Signatures made with a nonce prepared beforehand verify (libsecp256k1) for keys of either
+// parity, start with the nonce's R, and never repeat an R.
+TEST(Keys, PreparedNonceSignaturesVerify) {
+  std::set<std::string> rs;
+  for (int key = 0; key < 16; ++key) {
+    Keypair k = Keypair::generate();
+    for (int i = 0; i < 16; ++i) {
+      auto msg = sha256(std::to_string(key) + ":" + std::to_string(i));
+      SigningNonce nonce = SigningNonce::generate(k);
+      std::string r(nonce.r().begin(), nonce.r().end());
+      EXPECT_TRUE(rs.insert(r).second) << "a nonce repeated";
+      Signature sig = k.sign(msg.span(), std::move(nonce));
+      EXPECT_EQ(std::string(sig.bytes.begin(), sig.bytes.begin() + 32), r);
+      EXPECT_TRUE(verify_signature(k.public_key(), msg.span(), sig)) << key << "/" << i;
+      auto other = sha256(std::string_view("another message"));
+      EXPECT_FALSE(verify_signature(k.public_key(), other.span(), sig));
+    }
+  }
+}
+
+TEST(Keys, NonceScalarRange) {
+  std::array<std::uint8_t, 32> zero{};
+  EXPECT_FALSE(SigningNonce::from_scalar(zero));
+  // n, the group order, and above it.
+  auto n = Bytes32::from_hex("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141");
+  EXPECT_FALSE(SigningNonce::from_scalar(n->bytes));
+  std::array<std::uint8_t, 32> all_ones;
+  all_ones.fill(0xff);
+  EXPECT_FALSE(SigningNonce::from_scalar(all_ones));
+  std::array<std::uint8_t, 32> one{};
+  one[31] = 1;
+  auto g = SigningNonce::from_scalar(one);
+  ASSERT_TRUE(g);  // 1*G: R is the generator, whose y is even
+  EXPECT_EQ(Bytes32::from_span(g->r()).hex(),
+            "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798");
+}
+
+// Where sign(message) finds an attached source it signs with the source's nonces, one each;
+// when the source has none ready it signs as usual. Copies of the Keypair share the source.
+TEST(Keys, SignTakesNoncesFromAnAttachedSource) {
+  class Source final : public NonceSource {
+   public:
+    explicit Source(const Keypair& k) : key_(k) {}
+    std::optional<SigningNonce> take() override {
+      ++asked;
+      if (empty) return std::nullopt;
+      auto n = SigningNonce::generate(key_);
+      last_r.assign(n.r().begin(), n.r().end());
+      return n;
+    }
+    Keypair key_;
+    int asked = 0;
+    bool empty = false;
+    std::vector<std::uint8_t> last_r;
+  };
+  Keypair k = Keypair::generate();
+  auto source = std::make_shared<Source>(k);
+  k.use_nonces(source);
+  Keypair copy = k;
+  auto msg = sha256(std::string_view("job"));
+  Signature a = copy.sign(msg.span());
+  EXPECT_EQ(source->asked, 1);
+  EXPECT_TRUE(std::equal(source->last_r.begin(), source->last_r.end(), a.bytes.begin()));
+  EXPECT_TRUE(verify_signature(k.public_key(), msg.span(), a));
+  source->empty = true;
+  Signature b = k.sign(msg.span());
+  EXPECT_EQ(source->asked, 2);
+  EXPECT_FALSE(std::equal(source->last_r.begin(), source->last_r.end(), b.bytes.begin()));
+  EXPECT_TRUE(verify_signature(k.public_key(), msg.span(), b));
+}
+
 // Verification keeps parsed keys per thread in slots chosen by the key's first two bytes: two
 // keys that share a slot must still never stand in for each other, nor an invalid key for a
 // valid one.

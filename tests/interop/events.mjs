@@ -3,7 +3,8 @@
 //   --direction fedai_to_nostr_tools: `fedai event sign` signs random templates (one process,
 //     JSON lines); nostr-tools' verifyEvent must accept each, getEventHash must equal fedai's id,
 //     the fields must come back unchanged, and fedai's JSON must be byte-identical to
-//     JSON.stringify of the same event (the escaping that defines the id).
+//     JSON.stringify of the same event (the escaping that defines the id). Twice: with
+//     libsecp256k1's signing, then with --prepared-nonces (the agents' path).
 //   --direction nostr_tools_to_fedai: nostr-tools' finalizeEvent signs random templates;
 //     `fedai event verify` must print `valid <id>` for each, and `invalid ...` for tampered
 //     copies.
@@ -44,11 +45,12 @@ const stringify = (ev) =>
     sig: ev.sig,
   })
 
-function fedaiToNostrTools() {
+function fedaiToNostrTools(prepared) {
   const sk = rng.secretKey()
   const pubkey = getPublicKey(sk)
   const input = templates.map((t) => JSON.stringify(t) + '\n').join('')
-  const r = runFedai(args.fedai, ['event', 'sign', '--key', bytesToHex(sk)], input)
+  const flags = prepared ? ['--prepared-nonces'] : []
+  const r = runFedai(args.fedai, ['event', 'sign', '--key', bytesToHex(sk), ...flags], input)
   expectLines(r, templates.length, 0)
 
   let bytes = 0
@@ -84,7 +86,7 @@ function fedaiToNostrTools() {
   }
 
   console.log(
-    `events fedai -> nostr-tools: ${templates.length} events signed by fedai verified by nostr-tools ` +
+    `events fedai -> nostr-tools${prepared ? ' (prepared nonces)' : ''}: ${templates.length} events signed by fedai verified by nostr-tools ` +
       `(ids equal, content and tags unchanged, JSON byte-identical; ${covered} control chars covered, ` +
       `${bytes} bytes; seed ${args.seed})`,
   )
@@ -163,5 +165,7 @@ function nostrToolsToFedai() {
   )
 }
 
-if (args.direction === 'fedai_to_nostr_tools') fedaiToNostrTools()
-else nostrToolsToFedai()
+if (args.direction === 'fedai_to_nostr_tools') {
+  fedaiToNostrTools(false)
+  fedaiToNostrTools(true) // the agents' signing path: nonces made before the message
+} else nostrToolsToFedai()
