@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 #include "core/machine/overlay.h"
 
 namespace fedai::agents {
@@ -31,8 +33,13 @@ void StateRunner::on_effect(std::uint16_t type, EffectHandler handler) {
 }
 
 void StateRunner::append(std::vector<machine::Record> records, AppendDone then) {
-  store_.append_async(std::move(records), [this, then = std::move(then)](
-                                              std::vector<store::AppendResult> results) mutable {
+  if (!loop_.in_thread()) {
+    loop_.post([this, records = std::move(records), then = std::move(then)]() mutable {
+      append(std::move(records), std::move(then));
+    });
+    return;
+  }
+  auto done = [this, then = std::move(then)](std::vector<store::AppendResult> results) mutable {
     // From the store's writer thread to the agent's strand.
     loop_.post([this, then = std::move(then), results = std::move(results)]() mutable {
       std::vector<machine::Effect> effects;
@@ -49,7 +56,17 @@ void StateRunner::append(std::vector<machine::Record> records, AppendDone then) 
       if (then) then(std::move(results));
       start_effects(effects);
     });
-  });
+  };
+  queued_.push_back(store::MachineStore::AppendGroup{std::move(records), std::move(done)});
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  loop_.post([this] { flush(); });
+}
+
+void StateRunner::flush() {
+  flush_posted_ = false;
+  if (queued_.empty()) return;
+  store_.append_async(std::exchange(queued_, {}));
 }
 
 void StateRunner::complete(const machine::Effect& effect, std::vector<machine::Record> records,
@@ -126,6 +143,9 @@ void StateRunner::read(const std::function<void(const machine::StateTxn&)>& visi
 }
 
 void StateRunner::stop() {
+  // What this pass of the loop appended still goes to the store: a record held back would
+  // otherwise be lost with the loop (safe, as effects are repeated, but a graceful stop keeps it).
+  if (loop_.in_thread()) flush();
   stopped_ = true;
   for (auto& t : timers_) t->cancel();
   timers_.clear();

@@ -36,8 +36,11 @@ class StateRunner {
   // Registers the handler for an effect type. Call before resume().
   void on_effect(std::uint16_t type, EffectHandler handler);
 
-  // Appends records (one group commit); `then` runs on the strand with the outcomes. Effects
-  // the records emitted are started after `then`.
+  // Appends records; `then` runs on the strand with the outcomes. Effects the records emitted
+  // are started after `then`. Appends made in one pass of the agent's loop go to the store
+  // together, after the handlers already queued have run: one commit for all of them (a job
+  // under load appends several times, and so do the other jobs in flight). Any thread may call
+  // it (from another, the append is posted to the strand first).
   void append(std::vector<machine::Record> records, AppendDone then = {});
 
   // Marks `effect` done, appending `records` with it.
@@ -57,11 +60,13 @@ class StateRunner {
   // A consistent read of the projections (synchronous, any thread).
   void read(const std::function<void(const machine::StateTxn&)>& visit) const;
 
-  // Stops timers; effects in flight are dropped (they stay in the outbox for the next start).
+  // Sends what is queued to the store, stops timers; effects in flight are dropped (they stay in
+  // the outbox for the next start). Call on the strand.
   void stop();
 
  private:
   void start_effects(const std::vector<machine::Effect>& effects);
+  void flush();  // sends the appends queued in this pass of the loop to the store
 
   AgentLoop& loop_;
   store::MachineStore& store_;
@@ -71,6 +76,8 @@ class StateRunner {
   // load), so a hash set rather than a list.
   std::unordered_set<std::shared_ptr<boost::asio::steady_timer>> timers_;
   bool stopped_ = false;
+  std::vector<store::MachineStore::AppendGroup> queued_;  // strand only
+  bool flush_posted_ = false;
   Counter& appended_;
   Counter& refused_;
   Counter& effects_started_;

@@ -220,20 +220,30 @@ MachineStore::~MachineStore() {
 }
 
 void MachineStore::append_async(std::vector<machine::Record> records, Done done) {
+  std::vector<AppendGroup> groups;
+  groups.push_back(AppendGroup{std::move(records), std::move(done)});
+  append_async(std::move(groups));
+}
+
+void MachineStore::append_async(std::vector<AppendGroup> groups) {
+  if (groups.empty()) return;
   {
     std::unique_lock lock(mutex_);
     if (stopping_) throw std::logic_error("append after the store began to close");
-    if (impl_->options.inline_when_idle && !impl_->options.sync && !committing_ && queue_.empty()) {
+    std::size_t records = 0;
+    for (const auto& g : groups) records += g.records.size();
+    if (impl_->options.inline_when_idle && !impl_->options.sync && !committing_ && queue_.empty() &&
+        records <= impl_->options.max_batch) {
       committing_ = true;
       lock.unlock();
-      std::deque<Pending> batch;
-      batch.push_back(Pending{std::move(records), std::move(done)});
+      std::deque<Pending> batch(std::make_move_iterator(groups.begin()),
+                                std::make_move_iterator(groups.end()));
       commit(batch);
       lock.lock();
       committing_ = false;
       if (queue_.empty()) return;
     } else {
-      queue_.push_back(Pending{std::move(records), std::move(done)});
+      for (auto& g : groups) queue_.push_back(std::move(g));
     }
   }
   wake_.notify_one();

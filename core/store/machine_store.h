@@ -80,6 +80,13 @@ class MachineStore {
   // Queues records for the next group commit; `done` runs on the writer thread after it
   // commits (or with status rejected and the error if the commit failed). Thread-safe.
   void append_async(std::vector<machine::Record> records, Done done);
+  // Several appends at once, in order, in one group commit (as many as max_batch allows), each
+  // with its own outcome and `done`: what one pass of an agent's loop appended.
+  struct AppendGroup {
+    std::vector<machine::Record> records;
+    Done done;
+  };
+  void append_async(std::vector<AppendGroup> groups);
   // Appends and waits for the commit.
   std::vector<AppendResult> append(std::vector<machine::Record> records);
 
@@ -115,10 +122,7 @@ class MachineStore {
   std::unique_ptr<Impl> impl_;
   const machine::Machine& machine_;
 
-  struct Pending {
-    std::vector<machine::Record> records;
-    Done done;
-  };
+  using Pending = AppendGroup;
   void commit(std::deque<Pending>& batch);  // one group commit; calls each done
 
   std::mutex mutex_;
