@@ -13,9 +13,6 @@ constexpr const char* kCheckpointEveryHelp =
     "Log records between checkpoints at least (a checkpoint also waits until the log holds as "
     "many records as the state holds rows): the state is copied aside and the log emptied, so the "
     "database stays within twice the live state (0: keep the whole log)";
-constexpr const char* kSigningNoncesHelp =
-    "BIP-340 signing nonces kept ready, made on a thread that runs only when a core is idle: the "
-    "signatures of each job then skip their elliptic-curve multiplication (0: sign the usual way)";
 
 using options::boolean;
 using options::integer;
@@ -68,7 +65,6 @@ const std::vector<OptionSpec<NodeOptions>>& node_option_specs() {
       boolean<O>("durable", kDurableHelp, &O::durable),
       integer<O>("checkpoint-every", kCheckpointEveryHelp, &O::checkpoint_every, 0,
                  std::uint64_t{1} << 40),
-      integer<O>("signing-nonces", kSigningNoncesHelp, &O::signing_nonces, 0, 65'536),
       text<O>("runner-kind",
               "Model server API: openai (llama.cpp server, vLLM, Ollama's OpenAI API), llamacpp "
               "(/completion) or ollama (/api/chat)",
@@ -139,7 +135,6 @@ const std::vector<OptionSpec<RouterOptions>>& router_option_specs() {
       boolean<O>("durable", kDurableHelp, &O::durable),
       integer<O>("checkpoint-every", kCheckpointEveryHelp, &O::checkpoint_every, 0,
                  std::uint64_t{1} << 40),
-      integer<O>("signing-nonces", kSigningNoncesHelp, &O::signing_nonces, 0, 65'536),
       text_list<O>("api-key", "A client API key (Authorization: Bearer KEY); repeat for several",
                    &O::api_keys),
       boolean<O>("allow-nip98",
@@ -201,7 +196,6 @@ Result<agents::NodeConfig> node_config(const NodeOptions& o, const Keypair& keys
   c.db = o.db;
   c.durable = o.durable;
   c.checkpoint_every = o.checkpoint_every;
-  c.signing_nonces = o.signing_nonces;
   c.runner.kind = o.runner_kind;
   c.runner.base_url = o.runner_url;
   node::ModelOffer offer;
@@ -243,7 +237,6 @@ Result<agents::RouterConfig> router_config(const RouterOptions& o, const Keypair
   c.db = o.db;
   c.durable = o.durable;
   c.checkpoint_every = o.checkpoint_every;
-  c.signing_nonces = o.signing_nonces;
   c.api_keys = o.api_keys;
   c.allow_nip98 = o.allow_nip98;
   c.allow_anonymous = o.allow_anonymous;

@@ -20,7 +20,6 @@ struct NodeOptions {
   std::string db = "fedai-node";
   bool durable = true;
   std::uint64_t checkpoint_every = 20'000;
-  std::uint64_t signing_nonces = 256;
   std::string runner_kind = "openai";
   std::string runner_url = "http://127.0.0.1:8080";
   std::vector<std::string> models;  // empty: every model the runner lists
@@ -53,7 +52,6 @@ struct RouterOptions {
   std::string db = "fedai-router";
   bool durable = true;
   std::uint64_t checkpoint_every = 20'000;
-  std::uint64_t signing_nonces = 256;
   std::vector<std::string> api_keys;
   bool allow_nip98 = true;
   bool allow_anonymous = false;

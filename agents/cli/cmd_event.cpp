@@ -29,20 +29,8 @@ std::string claimed_id(const std::string& line) {
   return "-";
 }
 
-// A nonce made for each signature as it is asked for: the agents' path (prepared nonces,
-// agents/runtime/nonce_pool.h) without the pool, so that every signature takes it.
-class FreshNonces final : public NonceSource {
- public:
-  explicit FreshNonces(const Keypair& signer) : signer_(signer) {}
-  std::optional<SigningNonce> take() override { return SigningNonce::generate(signer_); }
-
- private:
-  Keypair signer_;
-};
-
-int sign_lines(const SecretKey& secret, bool prepared_nonces) {
+int sign_lines(const SecretKey& secret) {
   Keypair keys(secret);
-  if (prepared_nonces) keys.use_nonces(std::make_shared<FreshNonces>(keys));
   std::string line, out;
   int failures = 0;
   for (std::size_t n = 1; std::getline(std::cin, line); ++n) {
@@ -93,13 +81,8 @@ void add_event_commands(CLI::App& app, Action& action) {
       "with their line number and the exit status is 1.");
   auto source = std::make_shared<KeySource>();
   add_key_options(*sign, *source);
-  auto prepared = std::make_shared<bool>(false);
-  sign->add_flag("--prepared-nonces", *prepared,
-                 "Sign with nonces made before the message, as agents do (--signing-nonces): the "
-                 "signatures are still BIP-340's, with other nonces");
-  sign->callback([&action, source, prepared] {
-    action = [source, prepared] { return sign_lines(resolve_secret_key(*source), *prepared); };
-  });
+  sign->callback(
+      [&action, source] { action = [source] { return sign_lines(resolve_secret_key(*source)); }; });
 
   auto* verify = event->add_subcommand(
       "verify",

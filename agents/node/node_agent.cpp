@@ -44,11 +44,6 @@ std::vector<std::string> NodeAgent::models() const {
 Status NodeAgent::Impl::start() {
   if (!config.keys) return make_error(ErrorCode::error, "the node needs a secret key");
   keys = *config.keys;
-  if (config.signing_nonces > 0) {
-    nonce_pool = std::make_shared<NoncePool>(keys, config.signing_nonces, metrics, "node");
-    keys.use_nonces(nonce_pool);
-    loop.on_idle([pool = nonce_pool.get()] { return pool->refill_one(); });
-  }
   if (config.relays.empty())
     return make_error(ErrorCode::error, "the node needs at least one relay");
   conversation_keys = std::make_unique<protocol::ConversationKeyCache>(keys);

@@ -40,9 +40,6 @@ struct NodeConfig {
   std::chrono::seconds announce_every{60};
   std::chrono::seconds status_every{30};
   std::size_t max_body_bytes = 1 << 20;
-  // Signing nonces kept ready, made on an idle-priority thread (agents/runtime/nonce_pool.h):
-  // signatures on the job path then skip their elliptic-curve multiplication. 0: none.
-  std::size_t signing_nonces = 256;
   std::chrono::milliseconds job_timeout{120'000};
   std::uint32_t max_requests_per_second_per_peer = 50;
 };

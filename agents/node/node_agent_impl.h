@@ -13,7 +13,6 @@
 #include "agents/http/server.h"
 #include "agents/node/node_agent.h"
 #include "agents/runtime/announce_clock.h"
-#include "agents/runtime/nonce_pool.h"
 #include "agents/runtime/rate_limiter.h"
 #include "agents/runtime/state_runner.h"
 #include "core/node/node_machine.h"
@@ -28,8 +27,7 @@ struct NodeAgent::Impl {
 
   NodeConfig config;
   MetricsRegistry& metrics;
-  Keypair keys = Keypair::generate();     // replaced by config.keys
-  std::shared_ptr<NoncePool> nonce_pool;  // keys' signing nonces, made ahead of time
+  Keypair keys = Keypair::generate();  // replaced by config.keys
   node::NodeMachine machine;
   AgentLoop loop;
   std::unique_ptr<store::MachineStore> store;

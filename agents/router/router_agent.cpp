@@ -42,11 +42,6 @@ std::map<std::string, std::size_t> RouterAgent::models() const {
 Status RouterAgent::Impl::start() {
   if (!config.keys) return make_error(ErrorCode::error, "the router needs a secret key");
   keys = *config.keys;
-  if (config.signing_nonces > 0) {
-    nonce_pool = std::make_shared<NoncePool>(keys, config.signing_nonces, metrics, "router");
-    keys.use_nonces(nonce_pool);
-    loop.on_idle([pool = nonce_pool.get()] { return pool->refill_one(); });
-  }
   if (config.relays.empty())
     return make_error(ErrorCode::error, "the router needs at least one relay");
   if (config.api_keys.empty() && !config.allow_nip98 && !config.allow_anonymous)

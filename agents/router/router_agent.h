@@ -44,9 +44,6 @@ struct RouterConfig {
   std::uint32_t default_max_tokens = 256;
   std::uint32_t max_tokens_cap = 4096;
   std::size_t max_body_bytes = 1 << 20;
-  // Signing nonces kept ready, made on an idle-priority thread (agents/runtime/nonce_pool.h):
-  // signatures on the job path then skip their elliptic-curve multiplication. 0: none.
-  std::size_t signing_nonces = 256;
   std::uint32_t max_active_jobs = 256;  // beyond this the router is SATURATED and refuses work
   market::AuctionParams auction;
   market::BreakerParams breaker;

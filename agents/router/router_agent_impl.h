@@ -12,7 +12,6 @@
 #include "agents/http/server.h"
 #include "agents/router/router_agent.h"
 #include "agents/runtime/announce_clock.h"
-#include "agents/runtime/nonce_pool.h"
 #include "agents/runtime/state_runner.h"
 #include "core/router/router_machine.h"
 #include "core/store/machine_store.h"
@@ -42,8 +41,7 @@ struct RouterAgent::Impl {
 
   RouterConfig config;
   MetricsRegistry& metrics;
-  Keypair keys = Keypair::generate();     // replaced by config.keys
-  std::shared_ptr<NoncePool> nonce_pool;  // keys' signing nonces, made ahead of time
+  Keypair keys = Keypair::generate();  // replaced by config.keys
   router::RouterMachine machine;
   AgentLoop loop;
   std::unique_ptr<store::MachineStore> store;

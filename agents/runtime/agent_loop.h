@@ -43,25 +43,11 @@ class AgentLoop {
   void stop();
   bool in_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
 
-  // Work for the loop's spare moments: `work` does one small unit (tens of microseconds) and
-  // returns true, or false when there is nothing to do. It runs only when no handler is ready
-  // and the thread was busy less than `max_busy` of the last window (50 ms), so that under load
-  // the thread is all the agent's; a handler that becomes ready meanwhile waits one unit at most.
-  // Set before start().
-  void on_idle(std::function<bool()> work, double max_busy = 0.5) {
-    idle_ = std::move(work);
-    idle_max_busy_ = max_busy;
-  }
-
  private:
   boost::asio::io_context io_{1};
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  void run_with_idle_work();
-
   std::thread thread_;
-  std::function<bool()> idle_;
-  double idle_max_busy_ = 0.5;
 };
 
 }  // namespace fedai::agents

@@ -3,8 +3,7 @@
 //   --direction fedai_to_nostr_tools: `fedai event sign` signs random templates (one process,
 //     JSON lines); nostr-tools' verifyEvent must accept each, getEventHash must equal fedai's id,
 //     the fields must come back unchanged, and fedai's JSON must be byte-identical to
-//     JSON.stringify of the same event (the escaping that defines the id). Twice: with
-//     libsecp256k1's signing, then with --prepared-nonces (the agents' path).
+//     JSON.stringify of the same event (the escaping that defines the id).
 //   --direction nostr_tools_to_fedai: nostr-tools' finalizeEvent signs random templates;
 //     `fedai event verify` must print `valid <id>` for each, and `invalid ...` for tampered
 //     copies.
@@ -45,12 +44,11 @@ const stringify = (ev) =>
     sig: ev.sig,
   })
 
-function fedaiToNostrTools(prepared) {
+function fedaiToNostrTools() {
   const sk = rng.secretKey()
   const pubkey = getPublicKey(sk)
   const input = templates.map((t) => JSON.stringify(t) + '\n').join('')
-  const flags = prepared ? ['--prepared-nonces'] : []
-  const r = runFedai(args.fedai, ['event', 'sign', '--key', bytesToHex(sk), ...flags], input)
+  const r = runFedai(args.fedai, ['event', 'sign', '--key', bytesToHex(sk)], input)
   expectLines(r, templates.length, 0)
 
   let bytes = 0
@@ -86,7 +84,7 @@ function fedaiToNostrTools(prepared) {
   }
 
   console.log(
-    `events fedai -> nostr-tools${prepared ? ' (prepared nonces)' : ''}: ${templates.length} events signed by fedai verified by nostr-tools ` +
+    `events fedai -> nostr-tools: ${templates.length} events signed by fedai verified by nostr-tools ` +
       `(ids equal, content and tags unchanged, JSON byte-identical; ${covered} control chars covered, ` +
       `${bytes} bytes; seed ${args.seed})`,
   )
@@ -165,7 +163,5 @@ function nostrToolsToFedai() {
   )
 }
 
-if (args.direction === 'fedai_to_nostr_tools') {
-  fedaiToNostrTools(false)
-  fedaiToNostrTools(true) // the agents' signing path: nonces made before the message
-} else nostrToolsToFedai()
+if (args.direction === 'fedai_to_nostr_tools') fedaiToNostrTools()
+else nostrToolsToFedai()
