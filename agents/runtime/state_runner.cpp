@@ -40,27 +40,31 @@ void StateRunner::append(std::vector<machine::Record> records, AppendDone then) 
     return;
   }
   auto done = [this, then = std::move(then)](std::vector<store::AppendResult> results) mutable {
-    // From the store's writer thread to the agent's strand.
+    // From the store (its writer thread, or this one after an inline commit) to the strand.
     loop_.post([this, then = std::move(then), results = std::move(results)]() mutable {
-      std::vector<machine::Effect> effects;
-      for (auto& r : results) {
-        if (r.status == machine::ApplyOutcome::Status::applied) {
-          appended_.inc();
-          effects.insert(effects.end(), r.effects.begin(), r.effects.end());
-        } else {
-          refused_.inc();
-          if (r.status == machine::ApplyOutcome::Status::rejected)
-            spdlog::debug("record refused: {}", r.error);
-        }
-      }
-      if (then) then(std::move(results));
-      start_effects(effects);
+      finish(std::move(then), std::move(results));
     });
   };
   queued_.push_back(store::MachineStore::AppendGroup{std::move(records), std::move(done)});
   if (flush_posted_) return;
   flush_posted_ = true;
   loop_.post([this] { flush(); });
+}
+
+void StateRunner::finish(AppendDone then, std::vector<store::AppendResult> results) {
+  std::vector<machine::Effect> effects;
+  for (auto& r : results) {
+    if (r.status == machine::ApplyOutcome::Status::applied) {
+      appended_.inc();
+      effects.insert(effects.end(), r.effects.begin(), r.effects.end());
+    } else {
+      refused_.inc();
+      if (r.status == machine::ApplyOutcome::Status::rejected)
+        spdlog::debug("record refused: {}", r.error);
+    }
+  }
+  if (then) then(std::move(results));
+  start_effects(effects);
 }
 
 void StateRunner::flush() {

@@ -67,6 +67,7 @@ class StateRunner {
  private:
   void start_effects(const std::vector<machine::Effect>& effects);
   void flush();  // sends the appends queued in this pass of the loop to the store
+  void finish(AppendDone then, std::vector<store::AppendResult> results);
 
   AgentLoop& loop_;
   store::MachineStore& store_;

@@ -238,9 +238,13 @@ void MachineStore::append_async(std::vector<AppendGroup> groups) {
       lock.unlock();
       std::deque<Pending> batch(std::make_move_iterator(groups.begin()),
                                 std::make_move_iterator(groups.end()));
-      commit(batch);
+      auto results = commit(batch);
       lock.lock();
       committing_ = false;
+      lock.unlock();
+      // After the commit is over, so that a `done` may append again (inline, in turn).
+      report(batch, results);
+      lock.lock();
       if (queue_.empty()) return;
     } else {
       for (auto& g : groups) queue_.push_back(std::move(g));
@@ -274,15 +278,22 @@ void MachineStore::writer_loop() {
       }
       committing_ = true;
     }
-    commit(batch);
+    auto results = commit(batch);
     {
       std::lock_guard lock(mutex_);
       committing_ = false;
     }
+    report(batch, results);
   }
 }
 
-void MachineStore::commit(std::deque<Pending>& batch) {
+void MachineStore::report(std::deque<Pending>& batch,
+                          std::vector<std::vector<AppendResult>>& results) {
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    if (batch[i].done) batch[i].done(std::move(results[i]));
+}
+
+std::vector<std::vector<AppendResult>> MachineStore::commit(std::deque<Pending>& batch) {
   std::vector<std::vector<AppendResult>> results(batch.size());
   std::uint64_t seq = impl_->next_seq;
   try {
@@ -329,8 +340,7 @@ void MachineStore::commit(std::deque<Pending>& batch) {
               machine::ApplyOutcome::Status::rejected, 0, std::string("error: ") + e.what(), {}});
     }
   }
-  for (std::size_t i = 0; i < batch.size(); ++i)
-    if (batch[i].done) batch[i].done(std::move(results[i]));
+  return results;
 }
 
 void MachineStore::read(const std::function<void(const machine::TableStore&)>& visit) const {

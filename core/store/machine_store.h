@@ -123,7 +123,10 @@ class MachineStore {
   const machine::Machine& machine_;
 
   using Pending = AppendGroup;
-  void commit(std::deque<Pending>& batch);  // one group commit; calls each done
+  // One group commit: the outcomes of each group, for report() to hand to their `done`s once
+  // the commit is over.
+  std::vector<std::vector<AppendResult>> commit(std::deque<Pending>& batch);
+  static void report(std::deque<Pending>& batch, std::vector<std::vector<AppendResult>>& results);
 
   std::mutex mutex_;
   std::condition_variable wake_;
