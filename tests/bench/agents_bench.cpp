@@ -17,11 +17,17 @@
 //       [--sequential 2000] [--requests 20000] [--clients 16] [--bidders 10,50] [--auctions 100]
 //       [--bid-window-ms 100] [--durable true|false|both] [--keep] [--metrics]
 //       [--agent-arg ARG]... (given to the router and every node: A/B runs of one binary)
+#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -47,6 +53,7 @@
 namespace {
 
 namespace asio = boost::asio;
+using asio::ip::tcp;
 using fedai::Result;
 using fedai::runners::ChildProcess;
 using nlohmann::json;
@@ -154,6 +161,147 @@ struct LoadResult {
   double rps() const { return seconds > 0 ? static_cast<double>(ms.size()) / seconds : 0; }
 };
 
+// The load generator for whole (Content-Length) answers: `concurrency` kept-alive connections on
+// plain sockets, each sending its next request when the answer to the last is in. It is lean on
+// purpose: on a 2-core machine its CPU is taken from the processes measured, and fedai's
+// HttpClient (Beast, timers, a parser per answer) took 34 us a request where this takes about a
+// third of that. Answers need a Content-Length; the streamed ones go through Http::load.
+class RawLoad {
+ public:
+  RawLoad(asio::io_context& io, const std::string& url, const std::string& body, std::size_t total,
+          std::size_t concurrency, std::function<bool(const std::string&)> ok)
+      : io_(io), total_(total), ok_(std::move(ok)) {
+    // http://HOST:PORT/PATH
+    std::string rest = url.substr(url.find("://") + 3);
+    std::string authority = rest.substr(0, rest.find('/'));
+    std::string path = rest.substr(authority.size());
+    auto colon = authority.rfind(':');
+    endpoint_ = tcp::endpoint(asio::ip::make_address(authority.substr(0, colon)),
+                              static_cast<unsigned short>(std::stoul(authority.substr(colon + 1))));
+    request_ =
+        "POST " + path + " HTTP/1.1\r\nHost: " + authority +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\n\r\n" + body;
+    result_.ms.reserve(total);
+    for (std::size_t i = 0; i < concurrency && i < total; ++i)
+      connections_.push_back(std::make_unique<Connection>(io_));
+  }
+
+  LoadResult run() {
+    auto started = Clock::now();
+    for (auto& c : connections_) {
+      c->socket.async_connect(endpoint_,
+                              [this, conn = c.get()](const boost::system::error_code& ec) {
+                                if (ec) return fail(*conn, "connect: " + ec.message());
+                                conn->socket.set_option(tcp::no_delay(true));
+                                send(*conn);
+                              });
+    }
+    io_.restart();
+    io_.run();
+    result_.seconds = std::chrono::duration<double>(ended_ - started).count();
+    return std::move(result_);
+  }
+
+ private:
+  struct Connection {
+    explicit Connection(asio::io_context& io) : socket(io) {}
+    tcp::socket socket;
+    std::string in;
+    Clock::time_point sent;
+    bool busy = false;
+  };
+
+  void send(Connection& c) {
+    if (issued_ >= total_) {
+      c.busy = false;
+      boost::system::error_code ignored;
+      c.socket.close(ignored);
+      if (answered_ == total_) {
+        ended_ = Clock::now();
+        io_.stop();
+      }
+      return;
+    }
+    ++issued_;
+    c.busy = true;
+    c.in.clear();
+    c.sent = Clock::now();
+    asio::async_write(c.socket, asio::buffer(request_),
+                      [this, &c](const boost::system::error_code& ec, std::size_t) {
+                        if (ec) return fail(c, "write: " + ec.message());
+                        read(c);
+                      });
+  }
+
+  void read(Connection& c) {
+    c.socket.async_read_some(
+        asio::buffer(buffer_), [this, &c](const boost::system::error_code& ec, std::size_t n) {
+          if (ec) return fail(c, "read: " + ec.message());
+          c.in.append(buffer_.data(), n);
+          auto head_end = c.in.find("\r\n\r\n");
+          if (head_end == std::string::npos) return read(c);
+          std::size_t length = content_length(std::string_view(c.in).substr(0, head_end));
+          if (length == std::string::npos) return fail(c, "an answer without Content-Length");
+          if (c.in.size() < head_end + 4 + length) return read(c);
+          done(c, head_end, length);
+        });
+  }
+
+  static std::size_t content_length(std::string_view head) {
+    constexpr std::string_view kName = "\r\ncontent-length:";
+    for (std::size_t i = 0; i + kName.size() <= head.size(); ++i) {
+      bool match = true;
+      for (std::size_t j = 0; j < kName.size() && match; ++j)
+        match = std::tolower(static_cast<unsigned char>(head[i + j])) == kName[j];
+      if (!match) continue;
+      std::size_t at = i + kName.size();
+      while (at < head.size() && head[at] == ' ') ++at;
+      std::size_t value = 0;
+      auto [end, err] = std::from_chars(head.data() + at, head.data() + head.size(), value);
+      return err == std::errc() && end != head.data() + at ? value : std::string::npos;
+    }
+    return std::string::npos;
+  }
+
+  void done(Connection& c, std::size_t head_end, std::size_t length) {
+    double ms = std::chrono::duration<double, std::milli>(Clock::now() - c.sent).count();
+    ++answered_;
+    std::string_view status = std::string_view(c.in).substr(9, 3);  // "HTTP/1.1 200"
+    std::string body = c.in.substr(head_end + 4, length);
+    if (status == "200" && (!ok_ || ok_(body))) {
+      result_.ms.push_back(ms);
+    } else if (result_.errors++ == 0) {
+      result_.first_error = std::string(status) + " " + body.substr(0, 300);
+    }
+    send(c);
+  }
+
+  void fail(Connection& c, const std::string& what) {
+    ++answered_;
+    if (result_.errors++ == 0) result_.first_error = what;
+    boost::system::error_code ignored;
+    c.socket.close(ignored);
+    c.busy = false;
+    // The connection is gone: its remaining share of the requests is not sent.
+    if (std::none_of(connections_.begin(), connections_.end(),
+                     [](const auto& x) { return x->busy; })) {
+      ended_ = Clock::now();
+      io_.stop();
+    }
+  }
+
+  asio::io_context& io_;
+  tcp::endpoint endpoint_;
+  std::string request_;
+  std::size_t total_, issued_ = 0, answered_ = 0;
+  std::function<bool(const std::string&)> ok_;
+  std::vector<std::unique_ptr<Connection>> connections_;
+  std::array<char, 16 * 1024> buffer_{};
+  LoadResult result_;
+  Clock::time_point ended_;
+};
+
 class Http {
  public:
   Http() : client_(io_, fedai::runners::HttpClientOptions{64, std::chrono::milliseconds{30'000}}) {}
@@ -171,6 +319,14 @@ class Http {
     });
     run();
     return out;
+  }
+
+  // As load() below, through the lean generator (RawLoad): for whole answers.
+  LoadResult load_raw(const std::string& url, const std::string& body, std::size_t total,
+                      std::size_t concurrency,
+                      const std::function<bool(const std::string&)>& ok = nullptr) {
+    RawLoad load(io_, url, body, total, concurrency, ok);
+    return load.run();
   }
 
   // `total` POSTs of `body` to `url`, `concurrency` at a time, each client waiting for its answer
@@ -409,8 +565,8 @@ void latency_and_throughput(const Options& o, const WorkDir& work, bool durable)
   const std::string posted_stream = chat_body(R"({"mode":"posted"})", true);
 
   // Warm-up: connections, caches, the router's view of the node.
-  http.load(direct, plain, 200, 1, has_choices);
-  check(http.load(routed, posted, 200, 1, has_choices), "warm-up through the router");
+  http.load_raw(direct, plain, 200, 1, has_choices);
+  check(http.load_raw(routed, posted, 200, 1, has_choices), "warm-up through the router");
 
   // Direct and routed requests in alternating rounds, so that both meet the same spells of a
   // busy host (a shared VM's speed drifts within a run).
@@ -422,7 +578,7 @@ void latency_and_throughput(const Options& o, const WorkDir& work, bool durable)
     std::size_t n = o.sequential / kRounds + (i < o.sequential % kRounds ? 1 : 0);
     for (auto [out, url, body, what] : {std::tuple{&d, &direct, &plain, "runner direct"},
                                         std::tuple{&r, &routed, &posted, "through the router"}}) {
-      auto part = http.load(*url, *body, n, 1, has_choices);
+      auto part = http.load_raw(*url, *body, n, 1, has_choices);
       check(part, what);
       out->ms.insert(out->ms.end(), part.ms.begin(), part.ms.end());
       out->seconds += part.seconds;
@@ -445,13 +601,13 @@ void latency_and_throughput(const Options& o, const WorkDir& work, bool durable)
       kAnchorP99Ms / percentile(r.ms, 99));
 
   std::printf("%zu concurrent clients, %zu requests each run:\n", o.clients, o.requests);
-  auto dl = http.load(direct, plain, o.requests, o.clients, has_choices);
+  auto dl = http.load_raw(direct, plain, o.requests, o.clients, has_choices);
   check(dl, "runner direct, concurrent");
   std::printf("  %-44s %9.0f requests/s (errors %zu)\n", "runner direct (the ceiling)", dl.rps(),
               dl.errors);
   double router_cpu = cpu_ms(net.router_pid()), node_cpu = cpu_ms(net.node_pid(0));
   double runner_cpu = cpu_ms(net.runner_pid()), self_cpu = cpu_ms(getpid());
-  auto rl = http.load(routed, posted, o.requests, o.clients, has_choices);
+  auto rl = http.load_raw(routed, posted, o.requests, o.clients, has_choices);
   check(rl, "through the router, concurrent");
   router_cpu = cpu_ms(net.router_pid()) - router_cpu;
   node_cpu = cpu_ms(net.node_pid(0)) - node_cpu;
@@ -522,11 +678,11 @@ void auctions(const Options& o, const WorkDir& work, std::size_t bidders, bool d
   std::size_t errors = 0, done = 0;
   std::string first_error;
   json seen = json::object();
-  http.load(routed, body, 3, 1, has_choices);  // warm-up, not counted
+  http.load_raw(routed, body, 3, 1, has_choices);  // warm-up, not counted
   for (std::size_t left = o.auctions; left > 0;) {
     std::size_t batch = std::min<std::size_t>(left, 50);
     left -= batch;
-    auto r = http.load(routed, body, batch, 1, has_choices);
+    auto r = http.load_raw(routed, body, batch, 1, has_choices);
     errors += r.errors;
     if (r.errors && first_error.empty()) first_error = r.first_error;
     auto report = http.get(net.router_url() + "/fedai/v1/jobs");

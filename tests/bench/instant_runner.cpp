@@ -20,6 +20,7 @@
 #include <charconv>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -39,6 +40,9 @@ constexpr unsigned kPromptTokens = 11, kCompletionTokens = 4;
 struct Config {
   std::vector<std::string> models;
   std::string models_body;
+  // Answers already built, by model and stream or not: an instant runner should cost as little
+  // as it can, since on a 2-core machine its CPU is taken from the processes measured.
+  std::map<std::pair<std::string, bool>, std::string> answers;
 };
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -124,7 +128,7 @@ std::string event_stream(const std::string& model, bool close) {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const Config& config) : socket_(std::move(socket)), config_(config) {}
+  Session(tcp::socket socket, Config& config) : socket_(std::move(socket)), config_(config) {}
 
   void start() {
     boost::system::error_code ec;
@@ -217,17 +221,25 @@ class Session : public std::enable_shared_from_this<Session> {
                    R"({"error":{"message":"not a chat request","type":"invalid_request_error"}})",
                    close);
     std::string model = request.value("model", config_.models.front());
-    if (request.value("stream", false)) return event_stream(model, close);
-    return whole(200, "OK", "application/json", completion(model), close);
+    bool stream = request.value("stream", false);
+    if (close) {
+      return stream ? event_stream(model, close)
+                    : whole(200, "OK", "application/json", completion(model), close);
+    }
+    auto [at, fresh] = config_.answers.try_emplace({model, stream});
+    if (fresh)
+      at->second = stream ? event_stream(model, false)
+                          : whole(200, "OK", "application/json", completion(model), false);
+    return at->second;
   }
 
   tcp::socket socket_;
-  const Config& config_;
+  Config& config_;  // one thread: the answer cache needs no lock
   std::array<char, 16 * 1024> chunk_{};
   std::string in_, out_;
 };
 
-void accept(tcp::acceptor& acceptor, const Config& config) {
+void accept(tcp::acceptor& acceptor, Config& config) {
   acceptor.async_accept([&acceptor, &config](boost::system::error_code ec, tcp::socket socket) {
     if (!ec) std::make_shared<Session>(std::move(socket), config)->start();
     if (ec != asio::error::operation_aborted) accept(acceptor, config);
