@@ -568,14 +568,20 @@ void Session::on_request() {
         error_body("invalid: method " + request.method + " is not allowed here", "ERR_INVALID"),
         {{"Allow", std::move(allow)}});
   } else {
-    try {
-      (*handler)(std::move(request), responder);
-    } catch (const std::exception&) {
-      // Nothing a request does may take the server down; the reason is not echoed (it may hold
-      // request data).
-      responder->reply(500, "application/json", error_body("error: internal error", "ERR_INTERNAL"),
-                       {});
-    }
+    auto run = [handler, request = std::move(request), responder]() mutable {
+      try {
+        (*handler)(std::move(request), responder);
+      } catch (const std::exception&) {
+        // Nothing a request does may take the server down; the reason is not echoed (it may hold
+        // request data).
+        responder->reply(500, "application/json",
+                         error_body("error: internal error", "ERR_INTERNAL"), {});
+      }
+    };
+    if (server_->options.admit)
+      server_->options.admit(std::move(run));
+    else
+      run();
   }
   responder.reset();
   maybe_read();  // notice the client going away while the handler works

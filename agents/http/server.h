@@ -62,6 +62,10 @@ struct ServerOptions {
   std::chrono::milliseconds read_timeout{30'000};  // headers and body of one request
   std::chrono::milliseconds idle_timeout{60'000};  // keep-alive between requests
   std::size_t max_connections = 2048;
+  // When set, a request's handler is handed to `admit` instead of running at once: the agent's
+  // loop runs it when nothing else is ready (agents/runtime/agent_loop.h), so that work already
+  // in flight goes first.
+  std::function<void(std::function<void()>)> admit;
 };
 
 // Counters since start(), for /metrics. Read with relaxed atomics: each is exact, the set is not

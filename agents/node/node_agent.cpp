@@ -56,6 +56,11 @@ Status NodeAgent::Impl::start() {
       &metrics.counter("fedai_node_jobs_total", "Jobs by outcome", {{"outcome", "refused"}});
   job_seconds = &metrics.histogram("fedai_node_job_seconds", "Accepting a job to its answer",
                                    latency_buckets());
+  // Jobs in flight before new ones: a runner's answer becomes the router's answer before the next
+  // JOB_SUBMIT is taken in. Started first, a burst of submits all pass their checks before any
+  // answer leaves, and the router waits idle meanwhile (a convoy): under 16 clients on the
+  // 2-core VM this took the cores' use from 1.6 to 1.9 and requests/s up by a sixth.
+  loop.use_admission();
   loop.start();
 
   auto r = runners::make_runner(loop.io(), config.runner);
@@ -90,6 +95,7 @@ Status NodeAgent::Impl::start() {
   http::ServerOptions server_options;
   server_options.listen = config.listen;
   server_options.max_body_bytes = config.max_body_bytes;
+  server_options.admit = [this](std::function<void()> handle) { loop.admit(std::move(handle)); };
   server = std::make_unique<http::Server>(loop.io(), server_options);
   register_routes();
   if (auto st = server->start(); !st) return st;

@@ -18,7 +18,33 @@ AgentLoop::~AgentLoop() {
 void AgentLoop::start() {
   if (thread_.joinable()) return;
   work_.emplace(io_.get_executor());
-  thread_ = std::thread([this] { io_.run(); });
+  if (!admission_) {
+    thread_ = std::thread([this] { io_.run(); });
+    return;
+  }
+  thread_ = std::thread([this] { run_with_admission(); });
+}
+
+void AgentLoop::admit(std::function<void()> work) {
+  if (!admission_) return work();
+  admissions_.push_back(std::move(work));
+}
+
+// poll() runs every ready handler, new events included (it looks at the sockets once more before
+// it returns), so when it returns nothing is ready: then one admitted item, or a wait for the
+// next event.
+void AgentLoop::run_with_admission() {
+  while (!io_.stopped()) {
+    io_.poll();
+    if (io_.stopped()) break;
+    if (!admissions_.empty()) {
+      auto work = std::move(admissions_.front());
+      admissions_.pop_front();
+      work();
+      continue;
+    }
+    io_.run_one();
+  }
 }
 
 void AgentLoop::stop() {

@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <deque>
 #include <functional>
 #include <optional>
 #include <thread>
@@ -43,11 +44,22 @@ class AgentLoop {
   void stop();
   bool in_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
 
+  // New work (a request that starts a job) waits until no handler is ready: the work already in
+  // flight (answers, commits, timers) goes first, then one admitted item, then whatever that made
+  // ready, and so on in arrival order. Call admit() on the loop's thread, after use_admission()
+  // (before start()); without it, admit() runs the work at once.
+  void use_admission() { admission_ = true; }
+  void admit(std::function<void()> work);
+
  private:
   boost::asio::io_context io_{1};
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  void run_with_admission();
+
   std::thread thread_;
+  bool admission_ = false;
+  std::deque<std::function<void()>> admissions_;
 };
 
 }  // namespace fedai::agents

@@ -70,6 +70,41 @@ TEST(ErrorBody, IsTheF06Shape) {
             R"({"error":"invalid: a \"quoted\" reason","code":"ERR_INVALID"})");
 }
 
+// With an admission hook the handler runs only when the hook runs the work it was given: the
+// request waits (its connection open), and is answered after.
+TEST_F(ServerTest, AdmissionHookDecidesWhenHandlersRun) {
+  std::mutex mutex;
+  std::vector<std::function<void()>> held;
+  std::promise<void> queued;
+  ServerOptions options;
+  options.admit = [&](std::function<void()> work) {
+    std::lock_guard lock(mutex);
+    held.push_back(std::move(work));
+    queued.set_value();
+  };
+  make(options);
+  std::atomic<int> handled{0};
+  server_->route("GET", "/work", [&](Request, std::shared_ptr<Responder> out) {
+    ++handled;
+    out->reply(200, "text/plain", "done");
+  });
+  run();
+  RawHttpClient c(port());
+  ASSERT_TRUE(c.send("GET /work HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_EQ(queued.get_future().wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(handled.load(), 0);
+  {
+    std::lock_guard lock(mutex);
+    ASSERT_EQ(held.size(), 1u);
+    net::post(io_, std::move(held[0]));
+  }
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "done");
+  EXPECT_EQ(handled.load(), 1);
+}
+
 TEST_F(ServerTest, RoutesByMethodAndPathWith404And405) {
   make();
   add_health();
