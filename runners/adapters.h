@@ -12,10 +12,10 @@ namespace fedai::runners::detail {
 
 // OpenAI-compatible /v1/chat/completions and /v1/models (llama.cpp's server, vLLM, Ollama's
 // OpenAI API, the tiny model shim).
-std::unique_ptr<Runner> make_openai_runner(boost::asio::io_context& io, Endpoint endpoint);
+std::unique_ptr<Runner> make_openai_runner(ClientStrand strand, Endpoint endpoint);
 // llama.cpp's native /completion, with simple_chat_prompt.
-std::unique_ptr<Runner> make_llamacpp_runner(boost::asio::io_context& io, Endpoint endpoint);
+std::unique_ptr<Runner> make_llamacpp_runner(ClientStrand strand, Endpoint endpoint);
 // Ollama's /api/chat (NDJSON streaming) and /api/tags.
-std::unique_ptr<Runner> make_ollama_runner(boost::asio::io_context& io, Endpoint endpoint);
+std::unique_ptr<Runner> make_ollama_runner(ClientStrand strand, Endpoint endpoint);
 
 }  // namespace fedai::runners::detail

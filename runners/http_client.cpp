@@ -156,8 +156,7 @@ struct Connection {
 class Exchange;
 
 struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
-  Impl(net::io_context& io, Options opts)
-      : strand(net::make_strand(io)), options(opts), sweep(strand) {}
+  Impl(Strand s, Options opts) : strand(std::move(s)), options(opts), sweep(strand) {}
 
   Strand strand;
   Options options;
@@ -602,7 +601,10 @@ void HttpClient::Impl::remove(Exchange* e) {
 }
 
 HttpClient::HttpClient(net::io_context& io, Options options)
-    : impl_(std::make_shared<Impl>(io, options)) {}
+    : HttpClient(net::make_strand(io), options) {}
+
+HttpClient::HttpClient(ClientStrand strand, Options options)
+    : impl_(std::make_shared<Impl>(std::move(strand), options)) {}
 
 HttpClient::~HttpClient() {
   shutdown();

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -67,10 +68,16 @@ struct HttpClientOptions {
   std::chrono::milliseconds idle_timeout{30'000};  // closed after this long unused
 };
 
+// The strand an HttpClient's work runs on. An agent passes its own: on a one-thread io_context
+// a request started from the agent's strand then starts inline, and its completions need no hop
+// between strands (each hop is another pass of the loop, with its own look at the sockets).
+using ClientStrand = boost::asio::strand<boost::asio::io_context::executor_type>;
+
 class HttpClient {
  public:
   using Options = HttpClientOptions;
   explicit HttpClient(boost::asio::io_context& io, Options options = {});
+  explicit HttpClient(ClientStrand strand, Options options = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;

@@ -8,8 +8,8 @@ namespace fedai::runners::detail {
 
 using nlohmann::json;
 
-HttpRunner::HttpRunner(boost::asio::io_context& io, Endpoint endpoint)
-    : endpoint_(std::move(endpoint)), client_(std::make_shared<HttpClient>(io)) {}
+HttpRunner::HttpRunner(ClientStrand strand, Endpoint endpoint)
+    : endpoint_(std::move(endpoint)), client_(std::make_shared<HttpClient>(std::move(strand))) {}
 
 HttpRequest HttpRunner::get(std::string_view path, std::chrono::milliseconds timeout) const {
   HttpRequest r;

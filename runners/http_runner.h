@@ -35,7 +35,7 @@ struct StreamJob;
 
 class HttpRunner : public Runner {
  public:
-  HttpRunner(boost::asio::io_context& io, Endpoint endpoint);
+  HttpRunner(ClientStrand strand, Endpoint endpoint);
 
  protected:
   HttpRequest get(std::string_view path, std::chrono::milliseconds timeout) const;

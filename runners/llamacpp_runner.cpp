@@ -148,8 +148,8 @@ class LlamaCppRunner final : public HttpRunner {
 
 }  // namespace
 
-std::unique_ptr<Runner> make_llamacpp_runner(boost::asio::io_context& io, Endpoint endpoint) {
-  return std::make_unique<LlamaCppRunner>(io, std::move(endpoint));
+std::unique_ptr<Runner> make_llamacpp_runner(ClientStrand strand, Endpoint endpoint) {
+  return std::make_unique<LlamaCppRunner>(std::move(strand), std::move(endpoint));
 }
 
 }  // namespace fedai::runners::detail

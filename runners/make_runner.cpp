@@ -32,6 +32,10 @@ Result<std::string> base_url(std::string_view kind, std::string_view url) {
 
 Result<std::unique_ptr<Runner>> make_runner(boost::asio::io_context& io,
                                             const RunnerOptions& options) {
+  return make_runner(boost::asio::make_strand(io), options);
+}
+
+Result<std::unique_ptr<Runner>> make_runner(ClientStrand strand, const RunnerOptions& options) {
   if (options.kind != "openai" && options.kind != "llamacpp" && options.kind != "ollama")
     return invalid("unknown runner kind '" + options.kind + "' (openai, llamacpp or ollama)");
   auto base = base_url(options.kind, options.base_url);
@@ -46,9 +50,10 @@ Result<std::unique_ptr<Runner>> make_runner(boost::asio::io_context& io,
     return invalid("runner connect timeout must be positive");
   detail::Endpoint endpoint{std::move(*base), options.api_key, options.connect_timeout};
   std::unique_ptr<Runner> runner;
-  if (options.kind == "openai") runner = detail::make_openai_runner(io, std::move(endpoint));
-  if (options.kind == "llamacpp") runner = detail::make_llamacpp_runner(io, std::move(endpoint));
-  if (options.kind == "ollama") runner = detail::make_ollama_runner(io, std::move(endpoint));
+  if (options.kind == "openai") runner = detail::make_openai_runner(strand, std::move(endpoint));
+  if (options.kind == "llamacpp")
+    runner = detail::make_llamacpp_runner(strand, std::move(endpoint));
+  if (options.kind == "ollama") runner = detail::make_ollama_runner(strand, std::move(endpoint));
   return runner;
 }
 

@@ -155,8 +155,8 @@ class OllamaRunner final : public HttpRunner {
 
 }  // namespace
 
-std::unique_ptr<Runner> make_ollama_runner(boost::asio::io_context& io, Endpoint endpoint) {
-  return std::make_unique<OllamaRunner>(io, std::move(endpoint));
+std::unique_ptr<Runner> make_ollama_runner(ClientStrand strand, Endpoint endpoint) {
+  return std::make_unique<OllamaRunner>(std::move(strand), std::move(endpoint));
 }
 
 }  // namespace fedai::runners::detail

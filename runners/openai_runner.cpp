@@ -151,8 +151,8 @@ class OpenAiRunner final : public HttpRunner {
 
 }  // namespace
 
-std::unique_ptr<Runner> make_openai_runner(boost::asio::io_context& io, Endpoint endpoint) {
-  return std::make_unique<OpenAiRunner>(io, std::move(endpoint));
+std::unique_ptr<Runner> make_openai_runner(ClientStrand strand, Endpoint endpoint) {
+  return std::make_unique<OpenAiRunner>(std::move(strand), std::move(endpoint));
 }
 
 }  // namespace fedai::runners::detail

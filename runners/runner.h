@@ -7,6 +7,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -73,8 +74,12 @@ struct RunnerOptions {
   std::chrono::milliseconds connect_timeout{5'000};
 };
 
-// An adapter for `options.kind`; an `invalid:` error for an unknown kind or a malformed URL.
+// An adapter for `options.kind`; an `invalid:` error for an unknown kind or a malformed URL. Its
+// HTTP work runs on `strand` (an agent's own), or on a strand of its own on `io`.
 Result<std::unique_ptr<Runner>> make_runner(boost::asio::io_context& io,
                                             const RunnerOptions& options);
+Result<std::unique_ptr<Runner>> make_runner(
+    boost::asio::strand<boost::asio::io_context::executor_type> strand,
+    const RunnerOptions& options);
 
 }  // namespace fedai::runners

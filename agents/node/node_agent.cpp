@@ -63,7 +63,7 @@ Status NodeAgent::Impl::start() {
   loop.use_admission();
   loop.start();
 
-  auto r = runners::make_runner(loop.io(), config.runner);
+  auto r = runners::make_runner(loop.strand(), config.runner);
   if (!r) return r.error();
   runner = std::move(*r);
 

@@ -72,7 +72,7 @@ Status RouterAgent::Impl::start() {
                       "cannot open the router database at " + config.db + ": " + s.error().message);
   store = std::move(*s);
   state = std::make_unique<StateRunner>(loop, *store, metrics, "router");
-  http_client = std::make_unique<runners::HttpClient>(loop.io());
+  http_client = std::make_unique<runners::HttpClient>(loop.strand());
   conversation_keys = std::make_unique<protocol::ConversationKeyCache>(keys);
   dispatcher = std::make_unique<dataplane::Dispatcher>(loop.io(), *http_client, *conversation_keys);
   register_effects();

@@ -30,20 +30,21 @@ void AgentLoop::admit(std::function<void()> work) {
   admissions_.push_back(std::move(work));
 }
 
-// poll() runs every ready handler, new events included (it looks at the sockets once more before
-// it returns), so when it returns nothing is ready: then one admitted item, or a wait for the
-// next event.
+// With nothing admitted waiting, this is run(): one handler at a time, waiting when none is
+// ready. Otherwise poll() first runs every ready handler, new events included (it looks at the
+// sockets once more before it returns), so when it returns nothing is ready: then one admitted
+// item.
 void AgentLoop::run_with_admission() {
   while (!io_.stopped()) {
-    io_.poll();
-    if (io_.stopped()) break;
-    if (!admissions_.empty()) {
-      auto work = std::move(admissions_.front());
-      admissions_.pop_front();
-      work();
+    if (admissions_.empty()) {
+      io_.run_one();
       continue;
     }
-    io_.run_one();
+    io_.poll();
+    if (io_.stopped() || admissions_.empty()) continue;
+    auto work = std::move(admissions_.front());
+    admissions_.pop_front();
+    work();
   }
 }
 

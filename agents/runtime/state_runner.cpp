@@ -40,7 +40,9 @@ void StateRunner::append(std::vector<machine::Record> records, AppendDone then) 
     return;
   }
   auto done = [this, then = std::move(then)](std::vector<store::AppendResult> results) mutable {
-    // From the store (its writer thread, or this one after an inline commit) to the strand.
+    // After an inline commit this is flush(), on the strand: go on at once (a post would cost the
+    // loop another pass, with its look at the sockets). From the writer thread: post.
+    if (loop_.in_thread()) return finish(std::move(then), std::move(results));
     loop_.post([this, then = std::move(then), results = std::move(results)]() mutable {
       finish(std::move(then), std::move(results));
     });
@@ -149,8 +151,8 @@ void StateRunner::read(const std::function<void(const machine::StateTxn&)>& visi
 void StateRunner::stop() {
   // What this pass of the loop appended still goes to the store: a record held back would
   // otherwise be lost with the loop (safe, as effects are repeated, but a graceful stop keeps it).
+  stopped_ = true;  // first: what the flush completes starts no effects
   if (loop_.in_thread()) flush();
-  stopped_ = true;
   for (auto& t : timers_) t->cancel();
   timers_.clear();
 }
