@@ -15,15 +15,6 @@ std::optional<std::string> Overlay::get(TableId table, std::string_view key) con
   return value;
 }
 
-void Overlay::journal(const Key& key) {
-  if (!marked_) return;
-  auto it = writes_.find(key);
-  if (it == writes_.end())
-    undo_.emplace_back(key, std::nullopt);
-  else
-    undo_.emplace_back(key, it->second);
-}
-
 void Overlay::put(TableId table, std::string_view key, std::string_view value) {
   // One lookup for both the journal and the write (the hot path of every reducer).
   auto [it, inserted] = writes_.try_emplace(Key(table, std::string(key)));
@@ -36,12 +27,17 @@ void Overlay::put(TableId table, std::string_view key, std::string_view value) {
   it->second.emplace(value);
 }
 
-bool Overlay::erase(TableId table, std::string_view key) {
-  bool existed = get(table, key).has_value();
-  Key k(table, std::string(key));
-  journal(k);
-  writes_[std::move(k)] = std::nullopt;
-  return existed;
+void Overlay::erase(TableId table, std::string_view key) {
+  // Like put: one lookup for the journal and the write. The commit deletes from the base
+  // whether or not the key was there.
+  auto [it, inserted] = writes_.try_emplace(Key(table, std::string(key)));
+  if (marked_) {
+    if (inserted)
+      undo_.emplace_back(it->first, std::nullopt);
+    else
+      undo_.emplace_back(it->first, it->second);
+  }
+  it->second.reset();
 }
 
 void Overlay::mark() {

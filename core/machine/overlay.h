@@ -32,7 +32,7 @@ class Overlay final : public StateTxn {
 
   std::optional<std::string> get(TableId table, std::string_view key) const override;
   void put(TableId table, std::string_view key, std::string_view value) override;
-  bool erase(TableId table, std::string_view key) override;
+  void erase(TableId table, std::string_view key) override;
   void scan(TableId table, std::string_view prefix,
             const std::function<bool(std::string_view, std::string_view)>& visit) const override;
   void emit(const Effect& effect) override { effects_.push_back(effect); }
@@ -59,7 +59,6 @@ class Overlay final : public StateTxn {
       return ref(a) < ref(b);
     }
   };
-  void journal(const Key& key);
 
   TableStore& base_;
   std::map<Key, std::optional<std::string>, KeyLess> writes_;         // nullopt: erased
@@ -79,7 +78,7 @@ class ReadOnlyTxn final : public StateTxn {
     return tables_.get(table, key);
   }
   void put(TableId, std::string_view, std::string_view) override { refuse(); }
-  bool erase(TableId, std::string_view) override { refuse(); }
+  void erase(TableId, std::string_view) override { refuse(); }
   void scan(TableId table, std::string_view prefix,
             const std::function<bool(std::string_view, std::string_view)>& visit) const override {
     tables_.scan(table, prefix, visit);

@@ -49,7 +49,8 @@ class StateTxn {
   virtual ~StateTxn() = default;
   virtual std::optional<std::string> get(TableId table, std::string_view key) const = 0;
   virtual void put(TableId table, std::string_view key, std::string_view value) = 0;
-  virtual bool erase(TableId table, std::string_view key) = 0;
+  // Removes the key if it is there (no answer: knowing would cost a read, and reducers don't ask).
+  virtual void erase(TableId table, std::string_view key) = 0;
   // Visits entries whose key starts with `prefix`, in key order, until `visit` returns false.
   virtual void scan(
       TableId table, std::string_view prefix,

@@ -43,6 +43,15 @@ Txn Txn::begin_read(const Env& env) {
   return Txn(txn);
 }
 
+Txn Txn::renew_read(MDB_txn* reset) {
+  int rc = mdb_txn_renew(reset);
+  if (rc != MDB_SUCCESS) {
+    mdb_txn_abort(reset);
+    throw LmdbError("mdb_txn_renew", rc);
+  }
+  return Txn(reset);
+}
+
 Txn Txn::begin_write(const Env& env) {
   MDB_txn* txn = nullptr;
   check(mdb_txn_begin(env.get(), nullptr, 0, &txn), "mdb_txn_begin (write)");

@@ -79,6 +79,11 @@ class Txn {
   ~Txn() { abort(); }
 
   MDB_txn* get() const { return txn_; }
+  // A read transaction that was reset (mdb_txn_reset), renewed for another read: a fresh one
+  // allocates and zeroes room for every database the environment may hold.
+  static Txn renew_read(MDB_txn* reset);
+  // Hands the transaction over (to be reset and kept for renew_read).
+  MDB_txn* release() { return std::exchange(txn_, nullptr); }
   void commit();
   void abort() noexcept {
     if (txn_ != nullptr) mdb_txn_abort(std::exchange(txn_, nullptr));
