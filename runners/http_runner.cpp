@@ -25,16 +25,27 @@ HttpRequest HttpRunner::get(std::string_view path, std::chrono::milliseconds tim
 
 HttpRequest HttpRunner::post_json(std::string_view path, const json& body,
                                   std::chrono::milliseconds timeout) const {
+  return post_body(path, body.dump(-1, ' ', false, json::error_handler_t::replace), timeout);
+}
+
+HttpRequest HttpRunner::post_body(std::string_view path, std::string body,
+                                  std::chrono::milliseconds timeout) const {
   HttpRequest r = get(path, timeout);
   r.method = "POST";
   r.headers.emplace_back("Content-Type", "application/json");
-  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  r.body = std::move(body);
   return r;
 }
 
 void HttpRunner::infer_json(std::string_view path, const json& body, InferenceRequest request,
                             InferenceHandler handler, ParseCompletion parse) {
-  client().request(post_json(path, body, request.timeout),
+  infer_body(path, body.dump(-1, ' ', false, json::error_handler_t::replace), std::move(request),
+             std::move(handler), std::move(parse));
+}
+
+void HttpRunner::infer_body(std::string_view path, std::string body, InferenceRequest request,
+                            InferenceHandler handler, ParseCompletion parse) {
+  client().request(post_body(path, std::move(body), request.timeout),
                    [handler = std::move(handler), messages = std::move(request.messages),
                     parse](Result<HttpResponse> r) {
                      if (!r) return handler(r.error());

@@ -41,6 +41,8 @@ class HttpRunner : public Runner {
   HttpRequest get(std::string_view path, std::chrono::milliseconds timeout) const;
   HttpRequest post_json(std::string_view path, const nlohmann::json& body,
                         std::chrono::milliseconds timeout) const;
+  HttpRequest post_body(std::string_view path, std::string body,
+                        std::chrono::milliseconds timeout) const;
   HttpClient& client() { return *client_; }
 
   // A whole answer: POSTs `body` to `path`; a 2xx body goes to `parse` (with the messages, for
@@ -48,6 +50,9 @@ class HttpRunner : public Runner {
   using ParseCompletion = Result<InferenceResult> (*)(const std::string& body,
                                                       const std::vector<ChatMessage>& messages);
   void infer_json(std::string_view path, const nlohmann::json& body, InferenceRequest request,
+                  InferenceHandler handler, ParseCompletion parse);
+  // As infer_json, with the JSON body already written.
+  void infer_body(std::string_view path, std::string body, InferenceRequest request,
                   InferenceHandler handler, ParseCompletion parse);
   // A streamed answer as Server-Sent Events: POSTs `body` to `path` and hands each event to
   // `on_event` (false stops the stream).

@@ -79,7 +79,7 @@ Result<Answer> build_answer(const JobContext& job, const RunOutcome& outcome, co
   auto metering = protocol::build(m, keys.self(), now);
   if (!metering) return metering.error();
 
-  Answer a{std::move(*result), std::move(*metering), {}};
+  Answer a{std::move(*result), std::move(*metering), {}, *price};
   a.json = answer_json(a.result, a.metering);
   return a;
 }

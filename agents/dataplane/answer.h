@@ -36,9 +36,10 @@ struct RunOutcome {
 };
 
 struct Answer {
-  Event result;      // JOB_RESULT, sealed to the router for PL1+
-  Event metering;    // METERING, in the clear
-  std::string json;  // {"result":...,"metering":...[,"payment_request":...]}
+  Event result;             // JOB_RESULT, sealed to the router for PL1+
+  Event metering;           // METERING, in the clear
+  std::string json;         // {"result":...,"metering":...[,"payment_request":...]}
+  protocol::Msat price{0};  // what the METERING charges
 };
 
 // The METERING price of F-04: metering_price at `rates`, capped at the awarded price.

@@ -196,7 +196,7 @@ void NodeAgent::Impl::run_job(std::shared_ptr<dataplane::VerifiedSubmit> verifie
       else
         dataplane::reply_refusal(*responder, refusal);
     } else {
-      if (auto m = protocol::parse_metering(answer->metering)) price = m->price_msat;
+      price = answer->price;
       if (stream)
         stream->finish(*answer);
       else

@@ -189,9 +189,13 @@ bool JsonReader::read_escape(std::string& out) {
   return true;
 }
 
-bool JsonReader::read_utf8(std::string& out) {
-  auto b0 = static_cast<unsigned char>(pos_[0]);
-  std::size_t len;
+namespace {
+
+enum class Utf8 { ok, invalid, truncated };
+
+// The multi-byte sequence at p (its first byte is 0x80 or above): its length in `len`.
+Utf8 utf8_sequence(const char* p, const char* end, std::size_t& len) {
+  auto b0 = static_cast<unsigned char>(p[0]);
   unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte (Unicode table 3-7)
   if (b0 >= 0xc2 && b0 <= 0xdf) {
     len = 2;
@@ -204,14 +208,44 @@ bool JsonReader::read_utf8(std::string& out) {
     if (b0 == 0xf0) lo = 0x90;  // no overlongs
     if (b0 == 0xf4) hi = 0x8f;  // nothing above U+10FFFF
   } else {
-    return fail("invalid UTF-8 in string");
+    return Utf8::invalid;
   }
-  if (static_cast<std::size_t>(end_ - pos_) < len) return fail("truncated UTF-8 in string");
-  auto b1 = static_cast<unsigned char>(pos_[1]);
-  if (b1 < lo || b1 > hi) return fail("invalid UTF-8 in string");
+  if (static_cast<std::size_t>(end - p) < len) return Utf8::truncated;
+  auto b1 = static_cast<unsigned char>(p[1]);
+  if (b1 < lo || b1 > hi) return Utf8::invalid;
   for (std::size_t i = 2; i < len; ++i) {
-    auto b = static_cast<unsigned char>(pos_[i]);
-    if (b < 0x80 || b > 0xbf) return fail("invalid UTF-8 in string");
+    auto b = static_cast<unsigned char>(p[i]);
+    if (b < 0x80 || b > 0xbf) return Utf8::invalid;
+  }
+  return Utf8::ok;
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view text) {
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while (p < end) {
+    if (static_cast<unsigned char>(*p) < 0x80) {
+      ++p;
+      continue;
+    }
+    std::size_t len = 0;
+    if (utf8_sequence(p, end, len) != Utf8::ok) return false;
+    p += len;
+  }
+  return true;
+}
+
+bool JsonReader::read_utf8(std::string& out) {
+  std::size_t len = 0;
+  switch (utf8_sequence(pos_, end_, len)) {
+    case Utf8::invalid:
+      return fail("invalid UTF-8 in string");
+    case Utf8::truncated:
+      return fail("truncated UTF-8 in string");
+    case Utf8::ok:
+      break;
   }
   out.append(pos_, len);
   pos_ += len;

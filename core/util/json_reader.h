@@ -70,4 +70,7 @@ class JsonReader {
   std::string error_;
 };
 
+// True when `text` is well-formed UTF-8 by the rules JsonReader applies to strings.
+bool is_valid_utf8(std::string_view text);
+
 }  // namespace fedai

@@ -350,6 +350,134 @@ TEST(OpenAiAdapter, FallsBackToModelsWithoutHealthAndSendsTheApiKey) {
   EXPECT_EQ(seen[1].header("Authorization"), "Bearer sk-test");
 }
 
+// The OpenAI adapter reads whole completions with JsonReader. A reference reading with
+// nlohmann (as the adapter once did) must give the same answer for each of these bodies: odd
+// shapes, absent and mistyped members, repeated members, bad JSON.
+TEST(OpenAiAdapter, ReadsCompletionsAsTheNlohmannReadingDid) {
+  struct Expect {
+    bool ok = false;
+    std::string error, text, finish = "stop";
+    std::optional<std::uint32_t> prompt, completion;
+  };
+  auto reference = [](const std::string& body) {
+    Expect e;
+    auto doc = json::parse(body, nullptr, false);
+    if (!doc.is_object()) return e.error = "not a JSON object", e;
+    auto choices = doc.find("choices");
+    if (choices == doc.end() || !choices->is_array() || choices->empty() ||
+        !(*choices)[0].is_object())
+      return e.error = "no choices", e;
+    const json& choice = (*choices)[0];
+    auto message = choice.find("message");
+    if (message == choice.end() || !message->is_object()) return e.error = "no message", e;
+    e.ok = true;
+    if (auto c = message->find("content"); c != message->end() && c->is_string()) e.text = *c;
+    if (auto f = choice.find("finish_reason"); f != choice.end() && f->is_string())
+      e.finish = *f == "length" ? "length" : "stop";
+    if (auto u = doc.find("usage"); u != doc.end() && u->is_object()) {
+      auto count = [&](const char* key) -> std::optional<std::uint32_t> {
+        auto it = u->find(key);
+        if (it == u->end()) return std::nullopt;
+        if (it->is_number_unsigned() && it->get<std::uint64_t>() <= 0xffffffffull)
+          return static_cast<std::uint32_t>(it->get<std::uint64_t>());
+        if (it->is_number_integer() && it->get<std::int64_t>() >= 0 &&
+            it->get<std::int64_t>() <= 0xffffffffll)
+          return static_cast<std::uint32_t>(it->get<std::int64_t>());
+        return std::nullopt;
+      };
+      e.prompt = count("prompt_tokens");
+      e.completion = count("completion_tokens");
+    }
+    return e;
+  };
+  const std::vector<std::string> bodies = {
+      R"({"choices":[{"message":{"role":"assistant","content":"Hi there"},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":2}})",
+      R"({"usage":{"completion_tokens":3,"prompt_tokens":5},"choices":[{"finish_reason":"length","message":{"content":"a\nb \u00e9 \ud83d\ude00"}}]})",
+      R"({"choices":[{"message":{"content":null},"finish_reason":null}]})",
+      R"({"choices":[{"message":{"content":42}}],"usage":{"prompt_tokens":-1,"completion_tokens":1.5}})",
+      R"({"choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":4294967296,"completion_tokens":4294967295}})",
+      R"({"choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":-0,"completion_tokens":1e2}})",
+      R"({"choices":[{"message":{"content":"first"}},{"message":{"content":"second"}}]})",
+      R"({"choices":[{"message":{"content":"old"}}],"choices":[{"message":{"content":"new"}}]})",
+      R"({"choices":[{"message":"text"}]})",
+      R"({"choices":[{"delta":{"content":"x"}}]})",
+      R"({"choices":[]})",
+      R"({"choices":["x"]})",
+      R"({"choices":{"message":{"content":"x"}}})",
+      R"({"id":"x","object":"chat.completion","extra":{"deep":[1,[2,{"a":null}]]},"choices":[{"index":0,"logprobs":null,"message":{"role":"assistant","content":"ok","tool_calls":[]}}]})",
+      R"([{"choices":[]}])",
+      R"({"choices":[{"message":{"content":"x"}}]} trailing)",
+      R"({"choices":[{"message":{"content":"x"}}])",
+      R"("just a string")",
+      "",
+  };
+  std::size_t next = 0;
+  HttpTestServer server([&](test::TestExchange& ex) { ex.json(200, bodies.at(next)); });
+  boost::asio::io_context io;
+  auto made = make_runner(io, options_for("openai", server.url()));
+  ASSERT_TRUE(made) << made.error().to_string();
+  auto& runner = **made;
+  for (next = 0; next < bodies.size(); ++next) {
+    const std::string& body = bodies[next];
+    Expect want = reference(body);
+    std::optional<Result<InferenceResult>> got;
+    runner.infer(chat(), [&](Result<InferenceResult> r) { got.emplace(std::move(r)); });
+    ASSERT_TRUE(run_until(
+        io, [&] { return got.has_value(); }, 15s))
+        << body;
+    ASSERT_EQ(static_cast<bool>(*got), want.ok) << body;
+    if (!want.ok) {
+      EXPECT_NE(got->error().message.find(want.error), std::string::npos)
+          << body << " -> " << got->error().message;
+      continue;
+    }
+    const InferenceResult& r = got->value();
+    EXPECT_EQ(r.text, want.text) << body;
+    EXPECT_EQ(r.finish_reason, want.finish) << body;
+    InferenceRequest req = chat();
+    auto usage = complete_usage(want.prompt, want.completion, req.messages, want.text);
+    EXPECT_EQ(r.usage.prompt_tokens, usage.prompt_tokens) << body;
+    EXPECT_EQ(r.usage.completion_tokens, usage.completion_tokens) << body;
+    EXPECT_EQ(r.usage.estimated, usage.estimated) << body;
+  }
+}
+
+// The request is written directly; text that is not UTF-8 goes the nlohmann way, which replaces
+// the bad bytes, so the server still gets JSON.
+TEST(OpenAiAdapter, WritesRequestsAsJsonWhateverTheText) {
+  std::vector<std::string> seen;
+  HttpTestServer server([&](test::TestExchange& ex) {
+    seen.push_back(ex.request().body);
+    ex.json(200, R"({"choices":[{"message":{"content":"ok"}}]})");
+  });
+  boost::asio::io_context io;
+  auto made = make_runner(io, options_for("openai", server.url()));
+  ASSERT_TRUE(made) << made.error().to_string();
+  for (std::string text : {std::string("quote \" back \\ tab \t nl \n \x01 \u00e9"),
+                           std::string("bad \xff\xfe byte")}) {
+    InferenceRequest req = chat(text);
+    req.temperature = 0.7;
+    std::optional<Result<InferenceResult>> got;
+    (*made)->infer(req, [&](Result<InferenceResult> r) { got.emplace(std::move(r)); });
+    ASSERT_TRUE(run_until(
+        io, [&] { return got.has_value(); }, 15s));
+    ASSERT_TRUE(*got) << got->error().to_string();
+    auto body = json::parse(seen.back(), nullptr, false);
+    ASSERT_TRUE(body.is_object()) << seen.back();
+    EXPECT_EQ(body["model"], "tiny-a");
+    EXPECT_EQ(body["max_tokens"], 32);
+    EXPECT_EQ(body["temperature"], 0.7);
+    EXPECT_EQ(body["stream"], false);
+    ASSERT_EQ(body["messages"].size(), 2u);
+    EXPECT_EQ(body["messages"][0]["role"], "system");
+    std::string content = body["messages"][1]["content"];
+    if (text.find('\xff') == std::string::npos)
+      EXPECT_EQ(content, text);
+    else
+      EXPECT_EQ(content, "bad \xef\xbf\xbd\xef\xbf\xbd byte");  // U+FFFD twice
+  }
+}
+
 TEST(LlamaCppAdapter, NamesTheModelFromPropsOnOlderServers) {
   RunnerScript script;
   script.legacy = true;
