@@ -25,6 +25,7 @@
 #include <cerrno>
 #include <unordered_map>
 
+#include "core/util/swar.h"
 #include "runners/url.h"
 
 namespace fedai::runners {
@@ -62,9 +63,16 @@ bool is_token(std::string_view s) {
 }
 
 bool is_header_value(std::string_view s) {
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
+  std::size_t i = 0;
+  // Eight bytes at a time while none is a control character (a tab, which is allowed, sends
+  // its eight to the byte loop).
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t v = swar::load(s.data() + i);
+    if (swar::below(v, 0x20) | swar::equal(v, 0x7f)) break;
+  }
+  for (; i < s.size(); ++i) {
+    auto u = static_cast<unsigned char>(s[i]);
+    if ((u < 0x20 && s[i] != '\t') || u == 0x7f) return false;
   }
   return true;
 }

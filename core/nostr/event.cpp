@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "core/nostr/sha256.h"
+#include "core/util/swar.h"
 
 namespace fedai {
 namespace {
@@ -38,13 +39,27 @@ void append_tags(std::string& out, const Tags& tags) {
 
 }  // namespace
 
+namespace {
+
+// The first byte at or after `i` that needs escaping, or s.size().
+std::size_t next_to_escape(std::string_view s, std::size_t i) {
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t v = swar::load(s.data() + i);
+    if (auto f = swar::below(v, 0x20) | swar::equal(v, '"') | swar::equal(v, '\\'))
+      return i + swar::first(f);
+  }
+  while (i < s.size() && !needs_escape(static_cast<unsigned char>(s[i]))) ++i;
+  return i;
+}
+
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   std::size_t run = 0;  // start of the pending verbatim run
-  for (std::size_t i = 0; i < s.size(); ++i) {
+  for (std::size_t i = next_to_escape(s, 0); i < s.size(); i = next_to_escape(s, i + 1)) {
     auto c = static_cast<unsigned char>(s[i]);
-    if (!needs_escape(c)) continue;
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {

@@ -3,6 +3,8 @@
 #include <array>
 #include <cstring>
 
+#include "core/util/swar.h"
+
 namespace fedai {
 namespace {
 
@@ -17,6 +19,18 @@ constexpr std::array<std::uint8_t, 256> make_string_classes() {
   return t;
 }
 constexpr auto kStringClass = make_string_classes();
+
+// The first byte from p on that is not plain inside a string (class 0): a quote, a backslash, a
+// control character or the start of a multi-byte UTF-8 sequence; or end.
+const char* skip_plain(const char* p, const char* end) {
+  for (; end - p >= 8; p += 8) {
+    std::uint64_t v = swar::load(p);
+    if (auto f = swar::below(v, 0x20) | swar::equal(v, '"') | swar::equal(v, '\\') | swar::high(v))
+      return p + swar::first(f);
+  }
+  while (p < end && kStringClass[static_cast<unsigned char>(*p)] == 0) ++p;
+  return p;
+}
 
 bool is_ws(char c) {
   return c == ' ' || c == '\n' || c == '\r' || c == '\t';
@@ -94,7 +108,7 @@ bool JsonReader::read_string(std::string& out) {
   ++pos_;
   for (;;) {
     const char* run = pos_;
-    while (pos_ < end_ && kStringClass[static_cast<unsigned char>(*pos_)] == 0) ++pos_;
+    pos_ = skip_plain(pos_, end_);
     out.append(run, static_cast<std::size_t>(pos_ - run));
     if (pos_ == end_) return fail("unterminated string");
     switch (kStringClass[static_cast<unsigned char>(*pos_)]) {
@@ -116,7 +130,7 @@ bool JsonReader::read_string_view(std::string_view& out, std::string& scratch) {
   if (peek() != '"' || pos_ == end_) return fail("expected a string");
   const char* start = pos_ + 1;
   const char* p = start;
-  while (p < end_ && kStringClass[static_cast<unsigned char>(*p)] == 0) ++p;
+  p = skip_plain(p, end_);
   if (p < end_ && *p == '"') {  // plain ASCII without escapes: the common case
     out = std::string_view(start, static_cast<std::size_t>(p - start));
     pos_ = p + 1;
