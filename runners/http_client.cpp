@@ -527,7 +527,11 @@ std::unique_ptr<Connection> HttpClient::Impl::take_idle(const std::string& key) 
     list.pop_back();
     --idle_count;
     // A peer that closed an idle connection left an EOF (or stray bytes) to read: peek without
-    // blocking; only "nothing to read yet" means the connection is still good.
+    // blocking; only "nothing to read yet" means the connection is still good. Not for one idle
+    // only briefly (a busy client reuses its connections within microseconds, and the peek was
+    // a system call a request): servers don't close that soon, and a request that meets a closed
+    // connection anyway is retried once on a new one (see on_io_error).
+    if (Clock::now() - conn->idle_since < options.check_idle_after) return conn;
     char byte;
     auto n = ::recv(conn->stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return conn;

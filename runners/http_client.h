@@ -66,6 +66,10 @@ struct StreamHandlers {
 struct HttpClientOptions {
   std::size_t max_idle_per_host = 16;              // idle kept-alive connections per host:port
   std::chrono::milliseconds idle_timeout{30'000};  // closed after this long unused
+  // A connection idle longer than this is checked before reuse (a non-blocking peek for the
+  // server's close: a system call); one idle less is reused as is, and if the server did close
+  // it the request is retried once on a new connection.
+  std::chrono::milliseconds check_idle_after{1'000};
 };
 
 // The strand an HttpClient's work runs on. An agent passes its own: on a one-thread io_context

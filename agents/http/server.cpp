@@ -795,7 +795,7 @@ void Session::on_deadline() {
 
 void Server::Impl::do_accept() {
   if (!running.load(std::memory_order_acquire)) return;
-  Strand strand = net::make_strand(io);
+  Strand strand = options.strand ? *options.strand : net::make_strand(io);
   acceptor.async_accept(
       strand, [self = shared_from_this()](const boost::system::error_code& ec, Socket socket) {
         self->on_accept(ec, std::move(socket));

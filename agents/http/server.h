@@ -8,6 +8,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -62,6 +63,11 @@ struct ServerOptions {
   std::chrono::milliseconds read_timeout{30'000};  // headers and body of one request
   std::chrono::milliseconds idle_timeout{60'000};  // keep-alive between requests
   std::size_t max_connections = 2048;
+  // Every connection on this strand (an agent's own, on its one-thread io_context): an answer
+  // the agent's work gives is then written at once, without a hop to the connection's strand
+  // (each hop is another pass of the loop). Unset: a strand per connection, for a server run by
+  // several threads.
+  std::optional<boost::asio::strand<boost::asio::io_context::executor_type>> strand;
   // When set, a request's handler is handed to `admit` instead of running at once: the agent's
   // loop runs it when nothing else is ready (agents/runtime/agent_loop.h), so that work already
   // in flight goes first.

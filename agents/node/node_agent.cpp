@@ -96,6 +96,7 @@ Status NodeAgent::Impl::start() {
   server_options.listen = config.listen;
   server_options.max_body_bytes = config.max_body_bytes;
   server_options.admit = [this](std::function<void()> handle) { loop.admit(std::move(handle)); };
+  server_options.strand = loop.strand();
   server = std::make_unique<http::Server>(loop.io(), server_options);
   register_routes();
   if (auto st = server->start(); !st) return st;

@@ -58,6 +58,7 @@ Status RouterAgent::Impl::start() {
   http::ServerOptions server_options;
   server_options.listen = config.listen;
   server_options.max_body_bytes = config.max_body_bytes;
+  server_options.strand = loop.strand();
   server = std::make_unique<http::Server>(loop.io(), server_options);
   register_routes();
   if (auto st = server->start(); !st) return st;

@@ -154,14 +154,20 @@ TEST(HttpClient, HonoursConnectionClose) {
   EXPECT_EQ(server.connections(), 2u);
 }
 
-TEST(HttpClient, SkipsAnIdleConnectionTheServerClosed) {
-  // The server closes after answering without saying so: the pooled connection is dead.
+// The server closes after answering without saying so: the pooled connection is dead. Checked
+// before reuse (check_idle_after 0: every reuse is checked), the client skips it; reused at once
+// (the default for a connection idle under a second), the request meets the close and is retried
+// on a new connection. Either way the second request is answered, on a second connection.
+class StaleConnection : public ::testing::TestWithParam<std::chrono::milliseconds> {};
+
+TEST_P(StaleConnection, IsSkippedOrRetried) {
   HttpTestServer server([](TestExchange& ex) {
     ex.close_after(/*announce=*/false);
     ex.reply(200, "text/plain", "ok");
   });
   boost::asio::io_context io;
-  HttpClient client(io);
+  HttpClient client(io,
+                    {.max_idle_per_host = 16, .idle_timeout = 30s, .check_idle_after = GetParam()});
   ASSERT_TRUE(fetch(io, client, get(server.url("/"))));
   // The server has closed its end (on loopback the FIN is then already at the client) before
   // the next request takes the connection from the pool.
@@ -171,6 +177,10 @@ TEST(HttpClient, SkipsAnIdleConnectionTheServerClosed) {
   EXPECT_EQ(server.connections(), 2u);
   EXPECT_EQ(server.requests(), 2u);
 }
+
+INSTANTIATE_TEST_SUITE_P(CheckedOrNot, StaleConnection,
+                         ::testing::Values(std::chrono::milliseconds{0},
+                                           std::chrono::milliseconds{1'000}));
 
 TEST(HttpClient, RetriesOnceWhenAReusedConnectionDiesBeforeAnswering) {
   std::atomic<int> on_first{0};
