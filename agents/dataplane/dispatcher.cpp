@@ -64,7 +64,7 @@ class DispatchOp final : public Dispatch, public std::enable_shared_from_this<Di
 
   // Builds the request; on failure reports (posted) and returns nullopt.
   std::optional<runners::HttpRequest> prepare(DispatchRequest& d, UnixSeconds now) {
-    job_.award_id = d.award.id;
+    job_.award_id = d.award_id;
     job_.router = keys_.self().public_key();
     job_.node = d.node;
     job_.job_id = d.job_id;
@@ -89,7 +89,7 @@ class DispatchOp final : public Dispatch, public std::enable_shared_from_this<Di
     s.url = protocol::jobs_url(d.endpoint);
     s.method = "POST";
     s.payload_hash = body->payload_hash;
-    s.award_id = d.award.id;
+    s.award_id = d.award_id;
     s.node = d.node;
     s.job_id = d.job_id;
     s.privacy = d.privacy;
@@ -109,7 +109,7 @@ class DispatchOp final : public Dispatch, public std::enable_shared_from_this<Di
     req.url = std::move(s.url);
     req.headers.reserve(4);
     req.headers.emplace_back("Authorization", "Nostr " + base64::encode(to_json(*submit)));
-    req.headers.emplace_back(std::string(kAwardHeader), base64::encode(to_json(d.award)));
+    req.headers.emplace_back(std::string(kAwardHeader), base64::encode(d.award_json));
     req.headers.emplace_back("Content-Type", std::string(body->content_type));
     req.headers.emplace_back("Accept", d.stream ? "text/event-stream" : "application/json");
     req.body = std::move(body->bytes);

@@ -29,10 +29,16 @@
 namespace fedai::agents::dataplane {
 
 struct DispatchRequest {
-  std::string endpoint;  // the node's data-plane endpoint (BID or CAPS); the job goes to
-                         // jobs_url(endpoint)
-  Event award;           // the AWARD, as signed, sent in X-Fedai-Award
-  PublicKey node;        // the awarded node
+  std::string endpoint;    // the node's data-plane endpoint (BID or CAPS); the job goes to
+                           // jobs_url(endpoint)
+  EventId award_id;        // the AWARD's id, which the JOB_SUBMIT names
+  std::string award_json;  // the AWARD as signed, sent in X-Fedai-Award
+  // Both from an AWARD event.
+  void set_award(const Event& award) {
+    award_id = award.id;
+    award_json = to_json(award);
+  }
+  PublicKey node;  // the awarded node
   protocol::JobId job_id;
   protocol::PrivacyLevel privacy = protocol::PrivacyLevel::pl0;
   std::string body;  // the plaintext OpenAI-style chat body (never logged)

@@ -23,8 +23,9 @@ void RouterAgent::Impl::dispatch(const machine::Effect& effect) {
   std::optional<router::JobState> job;
   state->read(
       [&](const machine::StateTxn& txn) { job = router::RouterMachine::job(txn, d->job_id); });
-  auto award = parse_event(d->award_json);
-  if (!job || !award) {
+  // The AWARD is ours, parsed when we signed it: only its id is read back.
+  auto award_id = event_id_of(d->award_json);
+  if (!job || !award_id) {
     router::DispatchOutcome failed{d->job_id,
                                    d->attempt,
                                    false,
@@ -41,7 +42,8 @@ void RouterAgent::Impl::dispatch(const machine::Effect& effect) {
 
   dataplane::DispatchRequest request;
   request.endpoint = d->endpoint;
-  request.award = std::move(*award);
+  request.award_id = *award_id;
+  request.award_json = d->award_json;
   request.node = d->node;
   request.job_id = d->job_id;
   request.privacy = job->request.privacy;

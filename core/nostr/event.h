@@ -100,6 +100,11 @@ Result<EventTemplate> parse_event_template(std::string_view json, UnixSeconds de
 // Checks that the id is the hash of the canonical serialization and the signature verifies.
 Status verify_event(const Event& e);
 
+// The id an event's JSON states, read without building the event (the rest is only checked to
+// be JSON): for an event of our own, parsed when it was made, that now only needs passing on.
+// nullopt when the JSON is not an object with an "id" of 64 lowercase hex digits.
+std::optional<EventId> event_id_of(std::string_view json);
+
 // parse_event + verify_event.
 Result<Event> parse_verified_event(std::string_view json, const EventLimits& limits = {});
 

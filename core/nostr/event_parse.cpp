@@ -187,6 +187,31 @@ Result<Event> read_event(JsonReader& reader, const EventLimits& limits) {
   return EventReader(reader, limits).read();
 }
 
+std::optional<EventId> event_id_of(std::string_view json) {
+  JsonReader r(json);
+  if (!r.expect('{')) return std::nullopt;
+  std::optional<EventId> id;
+  std::string name, scratch;
+  if (!r.consume('}')) {
+    do {
+      name.clear();
+      if (!r.read_string(name) || !r.expect(':')) return std::nullopt;
+      if (name == "id") {
+        std::string_view hex_id;
+        if (!r.read_string_view(hex_id, scratch)) return std::nullopt;
+        EventId parsed;
+        if (hex_id.size() != 64 || !hex::decode(hex_id, parsed.bytes)) return std::nullopt;
+        id = parsed;
+      } else if (!r.skip_value()) {
+        return std::nullopt;
+      }
+    } while (r.consume(','));
+    if (!r.expect('}')) return std::nullopt;
+  }
+  if (!r.at_end()) return std::nullopt;
+  return id;
+}
+
 Result<Event> parse_event(std::string_view json, const EventLimits& limits) {
   if (json.size() > limits.max_json_bytes)
     return invalid("event is larger than " + std::to_string(limits.max_json_bytes) + " bytes");

@@ -67,7 +67,7 @@ class DispatcherTest : public ::testing::Test {
     spec.stream = stream;
     DispatchRequest d;
     d.endpoint = node_server_ ? node_server_->url() : "http://127.0.0.1:1";
-    d.award = test::make_award(keys_.router, keys_.node.public_key(), spec);
+    d.set_award(test::make_award(keys_.router, keys_.node.public_key(), spec));
     d.node = keys_.node.public_key();
     d.job_id = spec.job_id;
     d.privacy = privacy;
@@ -264,7 +264,7 @@ TEST_F(DispatcherTest, NodesRefusalsComeBackWithTheirCodes) {
   test::JobSpec spec;
   spec.now = unix_now() - 100;
   spec.job_id = d.job_id;
-  d.award = test::make_award(keys_.router, keys_.node.public_key(), spec);
+  d.set_award(test::make_award(keys_.router, keys_.node.public_key(), spec));
   auto expired = run(std::move(d));
   expect_failure(expired.result, ProtocolError::award_expired, Outcome::failure,
                  "invalid: AWARD passed its submit_by");

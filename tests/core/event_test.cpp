@@ -46,6 +46,24 @@ TEST(Event, SignAndVerify) {
   EXPECT_TRUE(verify_event(e));
 }
 
+TEST(Event, IdOfReadsTheStatedIdOnly) {
+  Event e = sample("content with \"quotes\" and an \"id\" key", {{"id", "not this"}});
+  EXPECT_EQ(event_id_of(to_json(e)), e.id);
+  // Whatever the member order (nlohmann writes them sorted), and a nested "id" doesn't count.
+  auto reordered = nlohmann::json::parse(to_json(e));
+  reordered["extra"] = {{"id", std::string(64, 'a')}};
+  EXPECT_EQ(event_id_of(reordered.dump()), e.id);
+  std::string hex = e.id.hex();
+  EXPECT_EQ(event_id_of(R"({"kind":1,"id":")" + hex + R"("})"), e.id);  // nothing else checked
+  std::string upper = hex;
+  upper[0] = 'A';
+  for (std::string bad :
+       {std::string(R"({"kind":1})"), R"({"id":")" + hex.substr(1) + R"("})",
+        R"({"id":")" + upper + R"("})", std::string(R"({"id":1})"), R"({"id":")" + hex + R"("} x)",
+        R"([{"id":")" + hex + R"("}])", R"({"id":")" + hex + R"(",})", std::string("")})
+    EXPECT_FALSE(event_id_of(bad)) << bad;
+}
+
 TEST(Event, TamperingIsDetected) {
   Event e = sample();
   Event changed = e;
