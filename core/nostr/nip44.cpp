@@ -3,7 +3,6 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <secp256k1.h>
 #include <secp256k1_ecdh.h>
@@ -49,15 +48,6 @@ class Wipe {
   throw std::runtime_error(std::string("OpenSSL: ") + what + " failed");
 }
 
-EVP_KDF* hkdf_kdf() {
-  static EVP_KDF* kdf = [] {
-    EVP_KDF* k = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-    if (k == nullptr) throw std::runtime_error("OpenSSL: HKDF unavailable");
-    return k;
-  }();
-  return kdf;
-}
-
 const EVP_CIPHER* chacha20_cipher() {
   static EVP_CIPHER* cipher = [] {
     EVP_CIPHER* c = EVP_CIPHER_fetch(nullptr, "ChaCha20", nullptr);
@@ -67,41 +57,37 @@ const EVP_CIPHER* chacha20_cipher() {
   return cipher;
 }
 
-struct KdfCtxDeleter {
-  void operator()(EVP_KDF_CTX* c) const { EVP_KDF_CTX_free(c); }
-};
 struct CipherCtxDeleter {
   void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
 };
 
-// HKDF-SHA256 (RFC 5869) in one of OpenSSL's single-step modes. `secret` is the IKM for
-// extract and the PRK for expand; `extra` is the salt for extract and the info for expand.
-void hkdf(int mode, std::span<const std::uint8_t> secret, std::span<const std::uint8_t> extra,
-          std::span<std::uint8_t> out) {
-  // A context per thread with the digest set once (setting it fetches SHA-256 by name: locks
-  // and a hash lookup). Each derivation sets the mode, the key and the salt or info (the info
-  // is replaced, not appended, on each set).
-  thread_local std::unique_ptr<EVP_KDF_CTX, KdfCtxDeleter> ctx = [] {
-    std::unique_ptr<EVP_KDF_CTX, KdfCtxDeleter> c(EVP_KDF_CTX_new(hkdf_kdf()));
-    char digest[] = "SHA256";
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
-                           OSSL_PARAM_construct_end()};
-    if (!c || EVP_KDF_CTX_set_params(c.get(), params) != 1) openssl_failure("HKDF setup");
-    return c;
-  }();
-  // OSSL_PARAM takes non-const pointers but only reads through them.
-  auto* secret_p = const_cast<std::uint8_t*>(secret.data());
-  auto* extra_p = const_cast<std::uint8_t*>(extra.data());
-  const bool extract = mode == EVP_KDF_HKDF_MODE_EXTRACT_ONLY;
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, secret_p, secret.size()),
-      OSSL_PARAM_construct_octet_string(extract ? OSSL_KDF_PARAM_SALT : OSSL_KDF_PARAM_INFO,
-                                        extra_p, extra.size()),
-      OSSL_PARAM_construct_end(),
-  };
-  if (EVP_KDF_derive(ctx.get(), out.data(), out.size(), params) != 1)
-    openssl_failure("HKDF derivation");
+// HKDF-SHA256 (RFC 5869) on HmacSha256, which allocates nothing (OpenSSL's EVP_KDF allocates
+// several times a derivation, and an agent derives NIP-44 message keys a few times a job).
+// Extract: PRK = HMAC(salt, IKM).
+void hkdf_extract(std::span<const std::uint8_t> salt, std::span<const std::uint8_t> ikm,
+                  std::span<std::uint8_t, 32> prk) {
+  auto digest = hmac_sha256(salt, ikm);
+  std::memcpy(prk.data(), digest.data(), digest.size);
+  OPENSSL_cleanse(digest.data(), digest.size);
+}
+
+// Expand: T(i) = HMAC(PRK, T(i-1) || info || i), the output their concatenation (at most 255
+// blocks).
+void hkdf_expand(std::span<const std::uint8_t> prk, std::span<const std::uint8_t> info,
+                 std::span<std::uint8_t> out) {
+  Sha256Digest t;
+  std::size_t done = 0;
+  for (std::uint8_t i = 1; done < out.size(); ++i) {
+    HmacSha256 mac(prk);
+    if (i > 1) mac.update(t.bytes);
+    mac.update(info);
+    mac.update({&i, 1});
+    t = mac.finish();
+    std::size_t n = std::min(out.size() - done, t.size);
+    std::memcpy(out.data() + done, t.data(), n);
+    done += n;
+  }
+  OPENSSL_cleanse(t.data(), t.size);
 }
 
 // Copies the unhashed x coordinate: NIP-44 feeds it to HKDF-extract itself.
@@ -147,16 +133,15 @@ Result<ConversationKey> conversation_key(const SecretKey& our_secret,
     return invalid("NIP-44 secret key is not a valid secp256k1 scalar");
 
   ConversationKey key;
-  hkdf(EVP_KDF_HKDF_MODE_EXTRACT_ONLY, shared_x,
-       {reinterpret_cast<const std::uint8_t*>(kSalt), sizeof kSalt - 1},
-       {key.data(), ConversationKey::size});
+  hkdf_extract({reinterpret_cast<const std::uint8_t*>(kSalt), sizeof kSalt - 1}, shared_x,
+               std::span<std::uint8_t, 32>(key.data(), ConversationKey::size));
   return key;
 }
 
 MessageKeys message_keys(const ConversationKey& key, const Bytes32& nonce) {
   std::array<std::uint8_t, 76> okm{};
   Wipe wipe_okm(okm.data(), okm.size());
-  hkdf(EVP_KDF_HKDF_MODE_EXPAND_ONLY, key.span(), nonce.span(), okm);
+  hkdf_expand(key.span(), nonce.span(), okm);
   MessageKeys keys;
   std::memcpy(keys.chacha_key.data(), okm.data(), 32);
   std::memcpy(keys.chacha_nonce.data(), okm.data() + 32, 12);
@@ -210,10 +195,16 @@ void chacha20_xor(const MessageKeys& keys, std::span<std::uint8_t> data, std::si
   std::array<std::uint8_t, 16> iv{};
   Wipe wipe_iv(iv.data(), iv.size());
   std::memcpy(iv.data() + 4, keys.chacha_nonce.data(), keys.chacha_nonce.size());
-  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter> ctx(EVP_CIPHER_CTX_new());
-  if (!ctx) openssl_failure("EVP_CIPHER_CTX_new");
-  if (EVP_EncryptInit_ex2(ctx.get(), chacha20_cipher(), keys.chacha_key.data(), iv.data(),
-                          nullptr) != 1)
+  // A context per thread with the cipher set once: initialised again without naming the cipher,
+  // it only takes the new key and IV (naming it would allocate the cipher's state anew). The
+  // last message's key stays in it until the next message's replaces it.
+  thread_local std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter> ctx = [] {
+    std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter> c(EVP_CIPHER_CTX_new());
+    if (!c || EVP_EncryptInit_ex2(c.get(), chacha20_cipher(), nullptr, nullptr, nullptr) != 1)
+      openssl_failure("ChaCha20 setup");
+    return c;
+  }();
+  if (EVP_EncryptInit_ex2(ctx.get(), nullptr, keys.chacha_key.data(), iv.data(), nullptr) != 1)
     openssl_failure("ChaCha20 init");
   for (std::size_t at = 0; at < data.size(); at += chunk) {
     const std::size_t n = std::min(chunk, data.size() - at);

@@ -1,9 +1,18 @@
 #include "core/nostr/sha256.h"
 
+// SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP, but EVP allocates on
+// every digest started (and every context copied), which an agent does dozens of times a job
+// for event ids and NIP-44's HMAC and HKDF. The low-level calls run the same implementation
+// (SHA-NI where the CPU has it) on a context on the stack.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/sha.h>
 
+#include <array>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 
@@ -19,15 +28,6 @@ const EVP_MD* sha256_md() {
   return md;
 }
 
-struct CtxDeleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-
-EVP_MD_CTX* thread_ctx() {
-  thread_local std::unique_ptr<EVP_MD_CTX, CtxDeleter> ctx(EVP_MD_CTX_new());
-  return ctx.get();
-}
-
 void check(int rc) {
   if (rc != 1) throw std::runtime_error("OpenSSL: SHA256 failed");
 }
@@ -35,12 +35,11 @@ void check(int rc) {
 }  // namespace
 
 Sha256Digest sha256(std::span<const std::uint8_t> data) {
-  EVP_MD_CTX* ctx = thread_ctx();
+  SHA256_CTX ctx;
   Sha256Digest out;
-  unsigned int len = 0;
-  check(EVP_DigestInit_ex2(ctx, sha256_md(), nullptr));
-  check(EVP_DigestUpdate(ctx, data.data(), data.size()));
-  check(EVP_DigestFinal_ex(ctx, out.data(), &len));
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, data.data(), data.size());
+  SHA256_Final(out.data(), &ctx);
   return out;
 }
 
@@ -72,44 +71,60 @@ Sha256Digest Sha256::finish() {
   return out;
 }
 
+static_assert(sizeof(SHA256_CTX) <= HmacSha256::kStateSize);
+
 namespace {
 
-struct MacCtxDeleter {
-  void operator()(EVP_MAC_CTX* c) const { EVP_MAC_CTX_free(c); }
-};
-
-// OpenSSL's one-shot HMAC() fetches the HMAC and SHA-256 implementations by name on every call
-// (locks and hash lookups: about half its time on a 1 KiB NIP-44 payload, see core_bench). Each
-// thread keeps a context with the digest set once; EVP_MAC_init with a new key resets it.
-EVP_MAC_CTX* hmac_ctx() {
-  static EVP_MAC* mac = [] {
-    EVP_MAC* m = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-    if (m == nullptr) throw std::runtime_error("OpenSSL: HMAC unavailable");
-    return m;
-  }();
-  thread_local std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx = [] {
-    std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> c(EVP_MAC_CTX_new(mac));
-    char digest[] = "SHA256";
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                           OSSL_PARAM_construct_end()};
-    if (!c || EVP_MAC_CTX_set_params(c.get(), params) != 1)
-      throw std::runtime_error("OpenSSL: HMAC-SHA256 setup failed");
-    return c;
-  }();
-  return ctx.get();
+SHA256_CTX* state(unsigned char* storage) {
+  return reinterpret_cast<SHA256_CTX*>(storage);
 }
+
+constexpr std::size_t kBlock = 64;
 
 }  // namespace
 
-Sha256Digest hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> data) {
-  EVP_MAC_CTX* ctx = hmac_ctx();
+HmacSha256::HmacSha256(std::span<const std::uint8_t> key) {
+  // RFC 2104: a key longer than a block is hashed first; then H((K ^ opad) || H((K ^ ipad) || m)),
+  // both pads absorbed here.
+  std::array<std::uint8_t, kBlock> block{};
+  if (key.size() > kBlock) {
+    auto hashed = sha256(key);
+    std::memcpy(block.data(), hashed.data(), hashed.size);
+    OPENSSL_cleanse(hashed.data(), hashed.size);
+  } else {
+    std::memcpy(block.data(), key.data(), key.size());
+  }
+  for (auto& b : block) b ^= 0x36;
+  SHA256_Init(state(inner_));
+  SHA256_Update(state(inner_), block.data(), block.size());
+  for (auto& b : block) b ^= 0x36 ^ 0x5c;
+  SHA256_Init(state(outer_));
+  SHA256_Update(state(outer_), block.data(), block.size());
+  OPENSSL_cleanse(block.data(), block.size());
+}
+
+HmacSha256::~HmacSha256() {
+  OPENSSL_cleanse(inner_, sizeof inner_);
+  OPENSSL_cleanse(outer_, sizeof outer_);
+}
+
+void HmacSha256::update(std::span<const std::uint8_t> data) {
+  SHA256_Update(state(inner_), data.data(), data.size());
+}
+
+Sha256Digest HmacSha256::finish() {
+  Sha256Digest inner;
+  SHA256_Final(inner.data(), state(inner_));
+  SHA256_Update(state(outer_), inner.data(), inner.size);
   Sha256Digest out;
-  std::size_t len = 0;
-  if (EVP_MAC_init(ctx, key.data(), key.size(), nullptr) != 1 ||
-      EVP_MAC_update(ctx, data.data(), data.size()) != 1 ||
-      EVP_MAC_final(ctx, out.data(), &len, Sha256Digest::size) != 1 || len != Sha256Digest::size)
-    throw std::runtime_error("OpenSSL: HMAC-SHA256 failed");
+  SHA256_Final(out.data(), state(outer_));
   return out;
+}
+
+Sha256Digest hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> data) {
+  HmacSha256 mac(key);
+  mac.update(data);
+  return mac.finish();
 }
 
 }  // namespace fedai

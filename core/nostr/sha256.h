@@ -36,4 +36,24 @@ class Sha256 {
 // HMAC-SHA256 (RFC 2104).
 Sha256Digest hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> data);
 
+// HMAC-SHA256 fed in parts (HKDF-expand's blocks are several inputs). Allocates nothing, and
+// wipes its key-derived state when it goes.
+class HmacSha256 {
+ public:
+  explicit HmacSha256(std::span<const std::uint8_t> key);
+  ~HmacSha256();
+  HmacSha256(const HmacSha256&) = delete;
+  HmacSha256& operator=(const HmacSha256&) = delete;
+
+  void update(std::span<const std::uint8_t> data);
+  Sha256Digest finish();
+
+  // Room for OpenSSL's SHA256_CTX, kept out of this header (checked in sha256.cpp).
+  static constexpr std::size_t kStateSize = 112;
+
+ private:
+  alignas(8) unsigned char inner_[kStateSize];
+  alignas(8) unsigned char outer_[kStateSize];
+};
+
 }  // namespace fedai
