@@ -15,7 +15,7 @@ std::optional<std::string> Overlay::get(TableId table, std::string_view key) con
   return value;
 }
 
-void Overlay::put(TableId table, std::string_view key, std::string_view value) {
+std::optional<std::string>& Overlay::write_slot(TableId table, std::string_view key) {
   // One lookup for both the journal and the write (the hot path of every reducer).
   auto [it, inserted] = writes_.try_emplace(Key(table, std::string(key)));
   if (marked_) {
@@ -24,20 +24,16 @@ void Overlay::put(TableId table, std::string_view key, std::string_view value) {
     else
       undo_.emplace_back(it->first, it->second);
   }
-  it->second.emplace(value);
+  return it->second;
+}
+
+void Overlay::put(TableId table, std::string_view key, std::string_view value) {
+  write_slot(table, key).emplace(value);
 }
 
 void Overlay::erase(TableId table, std::string_view key) {
-  // Like put: one lookup for the journal and the write. The commit deletes from the base
-  // whether or not the key was there.
-  auto [it, inserted] = writes_.try_emplace(Key(table, std::string(key)));
-  if (marked_) {
-    if (inserted)
-      undo_.emplace_back(it->first, std::nullopt);
-    else
-      undo_.emplace_back(it->first, it->second);
-  }
-  it->second.reset();
+  // The commit deletes from the base whether or not the key was there.
+  write_slot(table, key).reset();
 }
 
 void Overlay::mark() {

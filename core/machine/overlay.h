@@ -60,6 +60,9 @@ class Overlay final : public StateTxn {
     }
   };
 
+  // This txn's entry for the key, journalled for rollback when marked.
+  std::optional<std::string>& write_slot(TableId table, std::string_view key);
+
   TableStore& base_;
   std::map<Key, std::optional<std::string>, KeyLess> writes_;         // nullopt: erased
   mutable std::map<Key, std::optional<std::string>, KeyLess> reads_;  // the base's answers
