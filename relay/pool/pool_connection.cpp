@@ -20,6 +20,7 @@ void RelayPool::Impl::add_relay(RelayUrl url) {
   if (relays.contains(url.text)) return;
   auto relay = std::make_unique<Relay>();
   relay->url = std::move(url);
+  relay->backoff = ReconnectBackoff(options.backoff, Clock::now());
   {
     std::lock_guard lock(counters_mutex);
     auto it = counters_by_url.find(relay->url.text);
@@ -143,6 +144,7 @@ void RelayPool::Impl::on_established(Relay& relay) {
   bool reconnect = relay.ever_connected;
   relay.ever_connected = true;
   relay.connected_at = Clock::now();
+  relay.backoff.connected(relay.connected_at);
   relay.peer_close.clear();
   relay.last_rx_at = relay.connected_at;
   relay.counters->add(RelayCounter::connections);
@@ -175,7 +177,6 @@ void RelayPool::Impl::connection_lost(Relay& relay, const std::string& reason) {
   if (was_connected) {
     relay.counters->add(RelayCounter::disconnects);
     relay.disconnected_at = now;
-    if (Clock::now() - relay.connected_at >= options.backoff.stable_after) relay.failures = 0;
   }
   // Subscriptions go out again on the next connection, with the catch-up rule.
   for (auto& [id, sub] : subscriptions) {
@@ -200,9 +201,8 @@ void RelayPool::Impl::connection_lost(Relay& relay, const std::string& reason) {
   relay.auth = Relay::Auth::none;
   relay.counters->rx_paused = false;
 
-  ++relay.failures;
   auto delay =
-      options.backoff.delay(relay.failures, std::uniform_real_distribution<double>(0, 1)(rng));
+      relay.backoff.failed(Clock::now(), std::uniform_real_distribution<double>(0, 1)(rng));
   set_status(relay, RelayStatus::backing_off, reason + "; retrying in " + ms_text(delay));
   relay.reconnect_timer->schedule(delay);
   check_all_eose_everywhere();

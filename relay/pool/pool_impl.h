@@ -18,6 +18,7 @@
 
 #include "core/nostr/message.h"
 #include "relay/lws_loop.h"
+#include "relay/pool/backoff.h"
 #include "relay/pool/catch_up.h"
 #include "relay/pool/delivery_thread.h"
 #include "relay/pool/event_verifier.h"
@@ -73,7 +74,7 @@ struct Relay {
   std::string last_error;
   Conn* conn = nullptr;
   std::uint64_t generation = 0;  // one per connection attempt
-  unsigned failures = 0;         // consecutive, for the backoff
+  ReconnectBackoff backoff;      // consecutive failures, when last healthy
   bool ever_connected = false;
   Clock::time_point connected_at{};
   UnixSeconds disconnected_at = 0;

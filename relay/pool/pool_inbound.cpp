@@ -339,7 +339,7 @@ void RelayPool::Impl::check_all_eose(Subscription& sub) {
       auto it = sub.relays.find(relay.get());
       if (it == sub.relays.end() || it->second.generation != relay->generation) return;
       if (!it->second.eose && !it->second.closed) return;
-    } else if (!relay->ever_connected && relay->failures == 0) {
+    } else if (!relay->ever_connected && relay->backoff.failures() == 0) {
       return;  // the first attempt is still under way
     }
   }

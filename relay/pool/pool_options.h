@@ -29,8 +29,10 @@ struct RelayPoolOptions {
   // tags). Without one, challenges are ignored and `auth-required:` refusals are reported.
   std::optional<Keypair> auth_key;
 
-  // Reconnection: 1 s after the first failure, doubling to at most 60 s, +-20% jitter; the
-  // count resets after a connection has stayed up for 10 s.
+  // Reconnection (backoff.h): 0.25-0.5 s after a healthy connection drops, doubling to at most
+  // 2 s while the relay has been down less than a minute (a restart), then to at most 30 s;
+  // each wait jittered down by up to half. The count resets once a connection has stayed up
+  // 5 s; one that drops sooner counts as a failure.
   BackoffPolicy backoff;
 
   // An attempt (TCP, TLS and the WebSocket handshake) that takes longer than this fails.

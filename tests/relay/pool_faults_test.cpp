@@ -1,4 +1,5 @@
-// RelayPool under faults: a relay killed and restarted while subscribed, forged and oversized
+// RelayPool under faults: a relay killed and restarted while subscribed, a relay back after
+// several seconds down (reconnected within 3 s of its return), forged and oversized
 // messages, a connection that stops answering pings, a relay that never finishes the
 // handshake, and a consumer slower than the relay.
 #include <gtest/gtest.h>
@@ -8,7 +9,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "core/nostr/message.h"
 #include "core/util/metrics.h"
@@ -116,6 +119,51 @@ TEST(RelayPoolFaults, RestartedRelayIsCaughtUpWithSince) {
   EXPECT_GE(stats[0].reconnects, 1u);
   EXPECT_GE(stats[0].disconnects, 1u);
   EXPECT_GE(stats[0].attempts, 3u);  // first, at least one refused, the one that worked
+}
+
+// Issue 13: after a relay restart agents took 22-36 s to come back, because every refused
+// attempt during the outage had doubled the wait. With the default policy a relay that was
+// healthy until a moment ago is retried at most 2 s apart, so the pool is back within 3 s of
+// the relay's return however long the outage was (within the first minute).
+TEST(RelayPoolFaults, ARestartedRelayIsReconnectedWithinThreeSecondsOfItsReturn) {
+  auto relay = std::make_unique<IndependentRelay>();
+  const std::string url = relay->url();
+  const int port = relay->port();
+  StatusProbe status;
+  RelayPoolOptions options;  // the default backoff: the one agents run with
+  options.on_status = status.callback();
+  RelayPool pool(options);
+  ASSERT_TRUE(pool.add_relay(url));
+  ASSERT_TRUE(status.wait_for(url, RelayStatus::connected));
+
+  relay->kill();
+  ASSERT_TRUE(status.wait_for(url, RelayStatus::backing_off));
+  // The outage: long enough for the old policy (1 s doubling to 60 s, every refused attempt
+  // counted) to be waiting 6-19 s between attempts by now.
+  std::this_thread::sleep_for(8s);
+  // Restart right after an attempt was refused, so the pool's next wait has just begun: the
+  // worst moment for the relay to come back.
+  std::size_t backing_off = 0;  // the drop, then each refused attempt
+  for (const auto& c : status.changes.items())
+    if (c.relay == url && c.status == RelayStatus::backing_off) ++backing_off;
+  ASSERT_GE(backing_off, 3u) << "the pool should have kept trying during the outage";
+  ASSERT_TRUE(status.wait_for(url, RelayStatus::backing_off, backing_off + 1));
+
+  IndependentRelayOptions again;
+  again.port = port;
+  relay = std::make_unique<IndependentRelay>(again);  // returns once the relay listens
+  auto back = std::chrono::steady_clock::now();
+  ASSERT_EQ(relay->url(), url);
+  ASSERT_TRUE(status.wait_for(url, RelayStatus::connected, 2, 3s))
+      << "not reconnected within 3 s of the relay's return";
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - back);
+  std::cout << "[ reconnect ] " << took.count() << " ms after the relay listened again\n";
+  EXPECT_LT(took, 3s);
+  auto stats = pool.stats();
+  ASSERT_EQ(stats.size(), 1u);
+  EXPECT_EQ(stats[0].reconnects, 1u);
+  EXPECT_EQ(stats[0].status, RelayStatus::connected);
 }
 
 TEST(RelayPoolFaults, ForgedAndForeignEventsAreDropped) {

@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <set>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -75,42 +76,193 @@ TEST(RelayUrl, RefusesWhatIsNotARelayAddress) {
 
 // ---- backoff -------------------------------------------------------------------------------
 
+constexpr auto kRecent = 1s;  // well inside the recent window
+constexpr auto kLong = 10min;
+
 TEST(Backoff, GrowsGeometricallyUpToTheCap) {
   BackoffPolicy p;
   p.initial = 100ms;
+  p.recent_max = 300ms;
   p.max = 1000ms;
   p.multiplier = 2;
   p.jitter = 0;
-  EXPECT_EQ(p.delay(1, 0.5), 100ms);
-  EXPECT_EQ(p.delay(2, 0.5), 200ms);
-  EXPECT_EQ(p.delay(3, 0.5), 400ms);
-  EXPECT_EQ(p.delay(4, 0.5), 800ms);
-  EXPECT_EQ(p.delay(5, 0.5), 1000ms);
-  EXPECT_EQ(p.delay(1'000'000, 0.5), 1000ms);  // no overflow after a very long outage
+  // A long outage: up to `max`.
+  EXPECT_EQ(p.delay(1, kLong, 0.5), 100ms);
+  EXPECT_EQ(p.delay(2, kLong, 0.5), 200ms);
+  EXPECT_EQ(p.delay(3, kLong, 0.5), 400ms);
+  EXPECT_EQ(p.delay(4, kLong, 0.5), 800ms);
+  EXPECT_EQ(p.delay(5, kLong, 0.5), 1000ms);
+  EXPECT_EQ(p.delay(1'000'000, kLong, 0.5), 1000ms);  // no overflow after a very long outage
+  // A relay healthy until recently: up to `recent_max`.
+  EXPECT_EQ(p.delay(1, kRecent, 0.5), 100ms);
+  EXPECT_EQ(p.delay(2, kRecent, 0.5), 200ms);
+  EXPECT_EQ(p.delay(3, kRecent, 0.5), 300ms);
+  EXPECT_EQ(p.delay(1'000'000, kRecent, 0.5), 300ms);
+  // `max` bounds everything, the recent cap included.
+  p.max = 150ms;
+  EXPECT_EQ(p.delay(3, kRecent, 0.5), 150ms);
+}
+
+TEST(Backoff, TheDefaultsBoundEveryWait) {
+  BackoffPolicy p;
+  for (unsigned failures : {1u, 2u, 3u, 5u, 10u, 100u, 100'000u}) {
+    for (double u : {0.0, 0.25, 0.5, 0.75, 0.999999}) {
+      // A restart (the relay was healthy a moment ago, or up to a minute ago): 2 s at most.
+      for (auto down : {0ms, 500ms, 10'000ms, 59'999ms}) {
+        auto d = p.delay(failures, down, u);
+        EXPECT_GE(d, 1ms);
+        EXPECT_LE(d, 2000ms) << failures << " failures, down " << down.count() << " ms";
+      }
+      // Gone for longer: 30 s at most.
+      for (auto down : {60'000ms, 3'600'000ms}) {
+        auto d = p.delay(failures, down, u);
+        EXPECT_GE(d, 1ms);
+        EXPECT_LE(d, 30'000ms);
+      }
+    }
+  }
+  // ... and reached: a relay gone for long is not retried every 2 s forever.
+  EXPECT_GE(p.delay(100, 60'000ms, 0.0), 15'000ms);
+  EXPECT_GE(p.delay(100, 1s, 0.0), 1000ms);
 }
 
 TEST(Backoff, JitterStaysWithinItsBandAndSpreadsRetries) {
   BackoffPolicy p;
   p.initial = 1000ms;
   p.jitter = 0.2;
-  EXPECT_EQ(p.delay(1, 0.0), 800ms);
-  EXPECT_EQ(p.delay(1, 0.5), 1000ms);
-  EXPECT_LE(p.delay(1, 0.999999), 1200ms);
+  EXPECT_EQ(p.delay(1, kRecent, 0.0), 1000ms);
+  EXPECT_EQ(p.delay(1, kRecent, 0.5), 900ms);
+  EXPECT_GE(p.delay(1, kRecent, 0.999999), 800ms);
   std::set<long> distinct;
   for (int i = 0; i < 100; ++i) {
-    auto d = p.delay(1, i / 100.0).count();
-    EXPECT_GE(d, 800);
-    EXPECT_LE(d, 1200);
+    auto d = p.delay(1, kRecent, i / 100.0).count();
+    EXPECT_GT(d, 800);
+    EXPECT_LE(d, 1000);  // downward only: the caps are true bounds
     distinct.insert(d);
   }
   EXPECT_GT(distinct.size(), 50u);  // spread, not synchronized
+  // At the cap too: clients that have failed for a while don't line up on it.
+  BackoffPolicy defaults;
+  std::set<long> at_cap;
+  for (int i = 0; i < 100; ++i) at_cap.insert(defaults.delay(50, kRecent, i / 100.0).count());
+  EXPECT_GT(at_cap.size(), 50u);
+  EXPECT_LT(*at_cap.begin(), 1100);
 }
 
 TEST(Backoff, NeverZero) {
   BackoffPolicy p;
   p.initial = 0ms;
   p.jitter = 1.0;
-  EXPECT_GE(p.delay(1, 0.0), 1ms);
+  EXPECT_GE(p.delay(1, kRecent, 0.999999), 1ms);
+  p.recent_max = 0ms;
+  EXPECT_GE(p.delay(5, kRecent, 0.5), 1ms);
+}
+
+// ---- reconnection bookkeeping ----------------------------------------------------------------
+
+using Time = ReconnectBackoff::Clock::time_point;
+
+BackoffPolicy no_jitter() {
+  BackoffPolicy p;
+  p.jitter = 0;
+  return p;
+}
+
+TEST(ReconnectBackoff, AHealthyRelayThatDropsIsRetriedWithinHalfASecond) {
+  Time t{};
+  ReconnectBackoff b(BackoffPolicy{}, t);
+  EXPECT_EQ(b.failures(), 0u);
+  b.connected(t + 1s);
+  // Hours of service, then the relay goes away.
+  Time lost = t + 3h;
+  for (double u : {0.0, 0.5, 0.999999}) {
+    ReconnectBackoff copy = b;
+    auto d = copy.failed(lost, u);
+    EXPECT_LE(d, 500ms);
+    EXPECT_GE(d, 250ms);
+    EXPECT_EQ(copy.failures(), 1u);
+  }
+}
+
+// The issue-13 outage: every refused attempt of a restart used to double the wait (17-19 s
+// after 15 s down). Now the waits stay at most 2 s apart for the first minute, so the relay's
+// return is noticed within 2 s.
+TEST(ReconnectBackoff, ARestartingRelayIsRetriedAtMostTwoSecondsApart) {
+  Time t{};
+  ReconnectBackoff b(no_jitter(), t);
+  b.connected(t);
+  Time now = t + 1h;
+  std::vector<long> waits;
+  auto outage_start = now;
+  while (now - outage_start < 59s) {
+    auto d = b.failed(now, 0.5);
+    waits.push_back(d.count());
+    now += d;
+  }
+  ASSERT_GE(waits.size(), 4u);
+  EXPECT_EQ(waits[0], 500);
+  EXPECT_EQ(waits[1], 1000);
+  for (std::size_t i = 2; i < waits.size(); ++i) EXPECT_EQ(waits[i], 2000) << i;
+  // A minute on the relay is really gone: back off further, up to 30 s.
+  now = outage_start + 61s;
+  EXPECT_EQ(b.failed(now, 0.5), 30s);
+  EXPECT_EQ(b.down_for(now), 61s);
+}
+
+TEST(ReconnectBackoff, AStableConnectionResetsTheCountAndTheOutageClock) {
+  Time t{};
+  ReconnectBackoff b(no_jitter(), t);
+  // Down for ten minutes: long waits.
+  Time now = t;
+  while (now < t + 10min) now += b.failed(now, 0);
+  EXPECT_EQ(b.failed(now, 0), 30s);
+  // Back: the count is reset at once.
+  b.connected(now);
+  EXPECT_EQ(b.failures(), 0u);
+  // It served for 5 s (stable_after) and dropped: healthy until a moment ago.
+  now += 5s;
+  EXPECT_EQ(b.failed(now, 0), 500ms);
+  EXPECT_EQ(b.failures(), 1u);
+  EXPECT_EQ(b.down_for(now), 0ms);
+  EXPECT_EQ(b.failed(now + 500ms, 0), 1000ms);
+  EXPECT_EQ(b.failed(now + 1500ms, 0), 2000ms);
+}
+
+TEST(ReconnectBackoff, AcceptingAndDroppingAtOnceStillCountsAsAFailure) {
+  Time t{};
+  ReconnectBackoff b(no_jitter(), t);
+  Time now = t;
+  std::vector<long> waits;
+  for (int i = 0; i < 6; ++i) {
+    b.connected(now);
+    now += 10ms;  // the relay closes right after the handshake
+    auto d = b.failed(now, 0);
+    waits.push_back(d.count());
+    now += d;
+  }
+  EXPECT_EQ(waits, (std::vector<long>{500, 1000, 2000, 2000, 2000, 2000}));
+  EXPECT_EQ(b.failures(), 6u);
+  // A quick drop does not restart the outage clock: after a minute of this, the long cap.
+  now = t + 2min;
+  b.connected(now);
+  EXPECT_EQ(b.failed(now + 10ms, 0), 30s);
+}
+
+TEST(ReconnectBackoff, ANewRelayCountsAsHealthyWhenAdded) {
+  Time t{};
+  ReconnectBackoff b(no_jitter(), t);
+  // Started before its relay (a deployment bringing both up): found quickly.
+  EXPECT_EQ(b.failed(t + 10ms, 0), 500ms);
+  EXPECT_EQ(b.failed(t + 1s, 0), 1000ms);
+  EXPECT_EQ(b.failed(t + 2s, 0), 2000ms);
+  EXPECT_EQ(b.failed(t + 4s, 0), 2000ms);
+  // Never there (a wrong address): every 2 s for the first minute, then up to 30 s apart.
+  Time now = t + 6s;
+  while (now < t + 60s) {
+    EXPECT_EQ(b.failed(now, 0), 2000ms);
+    now += 2s;
+  }
+  EXPECT_EQ(b.failed(now, 0), 30s);
 }
 
 // ---- dedupe set ----------------------------------------------------------------------------
