@@ -13,6 +13,10 @@ constexpr const char* kCheckpointEveryHelp =
     "Log records between checkpoints at least (a checkpoint also waits until the log holds as "
     "many records as the state holds rows): the state is copied aside and the log emptied, so the "
     "database stays within twice the live state (0: keep the whole log)";
+constexpr const char* kDrainGraceHelp =
+    "On SIGTERM or SIGINT, how long the work in flight may take to finish (ms): the listener "
+    "stops accepting, new requests are answered 503, and what is still running after this is "
+    "ended (a router answers its waiting clients 503)";
 
 using options::boolean;
 using options::integer;
@@ -65,6 +69,7 @@ const std::vector<OptionSpec<NodeOptions>>& node_option_specs() {
       boolean<O>("durable", kDurableHelp, &O::durable),
       integer<O>("checkpoint-every", kCheckpointEveryHelp, &O::checkpoint_every, 0,
                  std::uint64_t{1} << 40),
+      integer<O>("drain-grace-ms", kDrainGraceHelp, &O::drain_grace_ms, 0, 3'600'000),
       text<O>("runner-kind",
               "Model server API: openai (llama.cpp server, vLLM, Ollama's OpenAI API), llamacpp "
               "(/completion) or ollama (/api/chat)",
@@ -135,6 +140,7 @@ const std::vector<OptionSpec<RouterOptions>>& router_option_specs() {
       boolean<O>("durable", kDurableHelp, &O::durable),
       integer<O>("checkpoint-every", kCheckpointEveryHelp, &O::checkpoint_every, 0,
                  std::uint64_t{1} << 40),
+      integer<O>("drain-grace-ms", kDrainGraceHelp, &O::drain_grace_ms, 0, 3'600'000),
       text_list<O>("api-key", "A client API key (Authorization: Bearer KEY); repeat for several",
                    &O::api_keys),
       boolean<O>("allow-nip98",
@@ -196,6 +202,7 @@ Result<agents::NodeConfig> node_config(const NodeOptions& o, const Keypair& keys
   c.db = o.db;
   c.durable = o.durable;
   c.checkpoint_every = o.checkpoint_every;
+  c.drain_grace = std::chrono::milliseconds(o.drain_grace_ms);
   c.runner.kind = o.runner_kind;
   c.runner.base_url = o.runner_url;
   node::ModelOffer offer;
@@ -237,6 +244,7 @@ Result<agents::RouterConfig> router_config(const RouterOptions& o, const Keypair
   c.db = o.db;
   c.durable = o.durable;
   c.checkpoint_every = o.checkpoint_every;
+  c.drain_grace = std::chrono::milliseconds(o.drain_grace_ms);
   c.api_keys = o.api_keys;
   c.allow_nip98 = o.allow_nip98;
   c.allow_anonymous = o.allow_anonymous;

@@ -20,6 +20,7 @@ struct NodeOptions {
   std::string db = "fedai-node";
   bool durable = true;
   std::uint64_t checkpoint_every = 20'000;
+  std::uint64_t drain_grace_ms = 30'000;
   std::string runner_kind = "openai";
   std::string runner_url = "http://127.0.0.1:8080";
   std::vector<std::string> models;  // empty: every model the runner lists
@@ -52,6 +53,7 @@ struct RouterOptions {
   std::string db = "fedai-router";
   bool durable = true;
   std::uint64_t checkpoint_every = 20'000;
+  std::uint64_t drain_grace_ms = 30'000;
   std::vector<std::string> api_keys;
   bool allow_nip98 = true;
   bool allow_anonymous = false;

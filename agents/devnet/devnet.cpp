@@ -334,8 +334,9 @@ Status Devnet::start() {
 
 void Devnet::stop() {
   if (!impl_) return;
-  for (auto& n : impl_->nodes) n->stop();
+  // The router first: its clients' jobs in flight finish on the nodes before they stop.
   if (impl_->router) impl_->router->stop();
+  for (auto& n : impl_->nodes) n->stop();
   impl_->watcher.reset();
   if (impl_->relay) impl_->relay->stop();
   if (impl_->runner_process) impl_->runner_process->kill(SIGTERM);

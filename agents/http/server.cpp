@@ -188,6 +188,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   std::chrono::milliseconds tick{100};
   std::string busy_answer;
   std::atomic<bool> running{false};
+  std::atomic<bool> draining{false};  // drain(): new requests are answered 503 and closed
+  bool bound = false;
   struct Counters {
     std::atomic<std::uint64_t> accepted{0}, refused{0}, requests{0}, requests_refused{0},
         timeouts{0}, gone{0};
@@ -529,6 +531,22 @@ void Session::on_request() {
   auto& msg = parser_->get();
   keep_alive_ = msg.keep_alive();
   http10_ = msg.version() < 11;
+  if (server_->draining.load(std::memory_order_acquire)) {
+    // A stop is under way: an explicit answer rather than a reset, and the connection closes.
+    keep_alive_ = false;
+    phase_ = Phase::handling;
+    clear_deadline();
+    server_->counters.requests_refused.fetch_add(1, std::memory_order_relaxed);
+    ++seq_;
+    auto responder = std::make_shared<SessionResponder>(shared_from_this(), seq_, !http10_);
+    current_ = responder;
+    responder->reply(503, "application/json",
+                     error_body("error: shutting down, try again later", "ERR_BUSY"),
+                     {{"Retry-After", "1"}});
+    responder.reset();
+    maybe_read();
+    return;
+  }
 
   Request request;
   request.method = std::string(view(msg.method_string()));
@@ -728,7 +746,8 @@ void Session::finish_response() {
   current_.reset();
   final_queued_ = false;
   out_body_.clear();
-  if (!keep_alive_ || !server_->running.load(std::memory_order_acquire)) {
+  if (!keep_alive_ || !server_->running.load(std::memory_order_acquire) ||
+      server_->draining.load(std::memory_order_acquire)) {
     graceful_close();
     return;
   }
@@ -867,7 +886,8 @@ void Server::route(std::string method, std::string path, Handler handler) {
   impl_->routes.add(std::move(method), std::move(path), std::move(handler));
 }
 
-Status Server::start() {
+Status Server::bind() {
+  if (impl_->bound) return {};
   const std::string& listen = impl_->options.listen;
   std::string host, port;
   if (!listen.empty() && listen.front() == '[') {
@@ -902,12 +922,24 @@ Status Server::start() {
   if (acceptor.open(endpoint.protocol(), ec)) return fail("");
   if (acceptor.set_option(net::socket_base::reuse_address(true), ec)) return fail("");
   if (acceptor.bind(endpoint, ec)) return fail("");
-  if (acceptor.listen(net::socket_base::max_listen_connections, ec)) return fail("");
   auto local = acceptor.local_endpoint(ec);
   if (ec) return fail("");
   impl_->port = local.port();
   auto addr = local.address();
   impl_->url_host = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
+  impl_->bound = true;
+  return {};
+}
+
+Status Server::listen() {
+  if (auto st = bind(); !st) return st;
+  if (impl_->running.load(std::memory_order_acquire)) return {};
+  boost::system::error_code ec;
+  if (impl_->acceptor.listen(net::socket_base::max_listen_connections, ec)) {
+    impl_->acceptor.close(ec);
+    return make_error(ErrorCode::error,
+                      "cannot listen on " + impl_->options.listen + ": " + ec.message());
+  }
   impl_->running.store(true, std::memory_order_release);
   net::post(impl_->accept_strand, [self = impl_] {
     self->do_accept();
@@ -916,8 +948,28 @@ Status Server::start() {
   return {};
 }
 
+Status Server::start() {
+  return listen();
+}
+
+void Server::drain() {
+  if (!impl_->running.load(std::memory_order_acquire)) return;
+  if (impl_->draining.exchange(true)) return;
+  net::post(impl_->accept_strand, [self = impl_] {
+    boost::system::error_code ec;
+    self->acceptor.close(ec);
+  });
+}
+
 void Server::stop() {
-  if (!impl_->running.exchange(false)) return;
+  if (!impl_->running.exchange(false)) {
+    if (impl_->bound) {  // bound, never listening: let the port go
+      boost::system::error_code ec;
+      impl_->acceptor.close(ec);
+      impl_->bound = false;
+    }
+    return;
+  }
   net::post(impl_->accept_strand, [self = impl_] {
     boost::system::error_code ec;
     self->acceptor.close(ec);

@@ -98,6 +98,14 @@ class Server {
   void route(std::string method, std::string path, Handler handler);
   // Binds and starts accepting; the error names the address and the reason.
   Status start();
+  // Binds the address without listening: port() and url() are known, and connections are
+  // refused until listen(). For a process that must know its URL before it can serve.
+  Status bind();
+  // Starts accepting (binds first if bind() was not called).
+  Status listen();
+  // Stops accepting; requests already being handled go on and are answered, every request that
+  // arrives from now on is answered 503 (ERR_BUSY, Retry-After) and its connection closed.
+  void drain();
   // Stops accepting and closes every connection.
   void stop();
   std::uint16_t port() const;

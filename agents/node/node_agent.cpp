@@ -91,81 +91,69 @@ Status NodeAgent::Impl::start() {
     privacy_max = std::max(privacy_max, offer.privacy_max);
   }
 
-  // The data plane first: its URL goes into the policy-independent announcements.
-  http::ServerOptions server_options;
-  server_options.listen = config.listen;
-  server_options.max_body_bytes = config.max_body_bytes;
-  server_options.admit = [this](std::function<void()> handle) { loop.admit(std::move(handle)); };
-  server_options.strand = loop.strand();
-  server = std::make_unique<http::Server>(loop.io(), server_options);
-  register_routes();
-  if (auto st = server->start(); !st) return st;
-  endpoint = config.public_url.empty() ? server->url() : config.public_url;
+  // The data plane's address first: its URL goes into the announcements.
+  AgentHostOptions options;
+  options.name = "node";
+  options.keys = keys;
+  options.relays = config.relays;
+  options.store = store::MachineStoreOptions{config.db, std::size_t{4} << 30, config.durable};
+  options.store.inline_when_idle = true;  // without fsync, an idle writer commits on our thread
+  options.store.checkpoint_every = config.checkpoint_every;
+  options.server.listen = config.listen;
+  options.server.max_body_bytes = config.max_body_bytes;
+  options.server.admit = [this](std::function<void()> handle) { loop.admit(std::move(handle)); };
+  options.drain_grace = config.drain_grace;
+  if (auto st = host.bind(options); !st) return st;
+  endpoint = config.public_url.empty() ? host.url() : config.public_url;
   jobs_url = protocol::jobs_url(endpoint);
-
-  // State.
   policy = make_policy();
-  store::MachineStoreOptions store_options{config.db, std::size_t{4} << 30, config.durable};
-  store_options.inline_when_idle = true;  // without fsync, an idle writer commits on our thread
-  store_options.checkpoint_every = config.checkpoint_every;
-  auto s = store::MachineStore::open(store_options, machine);
-  if (!s)
-    return make_error(ErrorCode::error,
-                      "cannot open the node database at " + config.db + ": " + s.error().message);
-  store = std::move(*s);
-  state = std::make_unique<StateRunner>(loop, *store, metrics, "node");
-  register_effects();
-  std::promise<void> ready;
-  state->append({node::NodeMachine::record(policy, wall_clock_ms()),
-                 node::NodeMachine::record(node::Startup{static_cast<std::uint64_t>(::getpid())},
-                                           wall_clock_ms())},
-                [&](std::vector<store::AppendResult>) { ready.set_value(); });
-  ready.get_future().wait();
-  state->resume();
-
-  // Relays.
-  relay::RelayPoolOptions pool_options;
-  pool_options.executor = loop.poster();
-  pool_options.auth_key = keys;
-  pool_options.metrics = &metrics;
-  pool_options.metrics_pool_label = "node";
-  pool = std::make_unique<relay::RelayPool>(std::move(pool_options));
-  for (const auto& url : config.relays)
-    if (auto st = pool->add_relay(url); !st)
-      return make_error(ErrorCode::error, "relay " + url + ": " + st.error().message);
-  subscribe();
-
-  loop.post([this] {
-    announce_all();
-    schedule(announce_timer, config.announce_every, &Impl::announce_all);
-    schedule(status_timer, config.status_every, &Impl::announce_status);
-  });
+  if (auto st = host.start(*this, options); !st) return st;
   spdlog::info("node {} serving {} model(s) at {}", keys.public_key().hex().substr(0, 12),
                models.size(), endpoint);
   return {};
 }
 
 void NodeAgent::Impl::stop() {
-  if (stopping) return;
+  host.stop();
+}
+
+std::vector<machine::Record> NodeAgent::Impl::startup_records() {
+  return {node::NodeMachine::record(policy, wall_clock_ms()),
+          node::NodeMachine::record(node::Startup{static_cast<std::uint64_t>(::getpid())},
+                                    wall_clock_ms())};
+}
+
+void NodeAgent::Impl::register_effects(StateRunner& state_runner) {
+  state = &state_runner;
+  register_effects();
+}
+
+void NodeAgent::Impl::subscribe(relay::RelayPool& relays) {
+  pool = &relays;
+  subscribe();
+}
+
+void NodeAgent::Impl::register_routes(http::Server& listener) {
+  server = &listener;
+  register_routes();
+}
+
+void NodeAgent::Impl::on_ready() {
+  announce_all();
+  schedule(announce_timer, config.announce_every, &Impl::announce_all);
+  schedule(status_timer, config.status_every, &Impl::announce_status);
+}
+
+void NodeAgent::Impl::on_draining() {
   stopping = true;
-  std::promise<void> done;
-  if (loop.in_thread()) {
-    // Not expected: stop() is called from the outside.
-    spdlog::warn("node stopped from its own thread");
-  }
-  loop.post([&] {
-    if (announce_timer) announce_timer->cancel();
-    if (change_timer) change_timer->cancel();
-    if (status_timer) status_timer->cancel();
-    if (state) state->stop();
-    if (server) server->stop();
-    done.set_value();
-  });
-  done.get_future().wait();
-  pool.reset();  // joins its threads; callbacks already posted are harmless
-  loop.stop();
-  state.reset();
-  store.reset();
+  for (auto* timer : {&announce_timer, &change_timer, &status_timer})
+    if (*timer) (*timer)->cancel();
+  // Routers stop sending work: saturated until the node is back (its restart announces again).
+  announce_status();
+}
+
+std::size_t NodeAgent::Impl::in_flight() const {
+  return load().active;
 }
 
 node::NodePolicy NodeAgent::Impl::make_policy() const {
@@ -281,7 +269,7 @@ void NodeAgent::Impl::publish(const Event& e, const std::string& what) {
 void NodeAgent::Impl::register_effects() {
   state->on_effect(node::kComposeBid, [this](const machine::Effect& effect) {
     auto c = codec::decode<node::ComposeBid>(effect.payload);
-    if (!c) return state->complete(effect);  // unreadable: drop it rather than retry forever
+    if (!c) return state->abandon(effect, "unreadable ComposeBid");
     protocol::Bid bid;
     bid.rfb_id = c->rfb_id;
     bid.router = c->router;
@@ -295,10 +283,7 @@ void NodeAgent::Impl::register_effects() {
     bid.capacity_token = protocol::new_capacity_token();
     bid.valid_until = c->valid_until;
     auto event = protocol::build(bid, *conversation_keys, unix_now());
-    if (!event) {
-      spdlog::error("cannot build a BID: {}", event.error().to_string());
-      return state->complete(effect);
-    }
+    if (!event) return state->abandon(effect, "cannot build a BID: " + event.error().to_string());
     state->complete(effect,
                     {node::NodeMachine::record(
                         node::BidSent{c->rfb_id, event->id, bid.capacity_token, to_json(*event)},
@@ -308,7 +293,7 @@ void NodeAgent::Impl::register_effects() {
   state->on_effect(node::kPublish, [this](const machine::Effect& effect) {
     auto p = codec::decode<node::Publish>(effect.payload);
     auto event = p ? parse_event(p->event_json) : Result<Event>(invalid("unreadable effect"));
-    if (!event) return state->complete(effect);
+    if (!event) return state->abandon(effect, "unreadable Publish");
     pool->publish(*event, kPublishTimeout,
                   [this, effect](const EventId&, std::vector<relay::RelayPublishResult>) {
                     state->complete(effect);
@@ -317,7 +302,7 @@ void NodeAgent::Impl::register_effects() {
 
   state->on_effect(node::kArmTimer, [this](const machine::Effect& effect) {
     auto t = codec::decode<node::ArmTimer>(effect.payload);
-    if (!t) return state->complete(effect);
+    if (!t) return state->abandon(effect, "unreadable ArmTimer");
     state->at(t->at, [this, effect, rfb = t->rfb_id] {
       state->complete(effect, {node::NodeMachine::record(node::TimerFired{rfb}, wall_clock_ms())});
     });
@@ -388,7 +373,7 @@ void NodeAgent::Impl::announce_status() {
   protocol::StatusAnnounce status;
   status.instance = config.instance;
   std::uint32_t free = l.free(config.max_concurrency);
-  status.state = free == 0                                ? protocol::Backpressure::saturated
+  status.state = free == 0 || stopping                    ? protocol::Backpressure::saturated
                  : l.active * 2 >= config.max_concurrency ? protocol::Backpressure::busy
                                                           : protocol::Backpressure::normal;
   status.queue_depth = l.reserved;

@@ -6,6 +6,7 @@
 // METERING. Its decisions go through its state machine (core/node) on LMDB.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -28,7 +29,9 @@ struct NodeConfig {
   std::string db;                      // database directory
   bool durable = true;
   std::uint64_t checkpoint_every = 20'000;  // log records between checkpoints; 0: keep them all //
-                                            // fsync each group commit
+  // A graceful stop (SIGTERM) waits this long for the jobs running before it ends them.
+  std::chrono::milliseconds drain_grace{30'000};
+  // fsync each group commit
   runners::RunnerOptions runner;
   std::map<std::string, node::ModelOffer> models;  // empty: every model the runner lists
   node::ModelOffer defaults;                       // for models taken from the runner

@@ -12,34 +12,38 @@
 #include "agents/dataplane/verify_submit.h"
 #include "agents/http/server.h"
 #include "agents/node/node_agent.h"
+#include "agents/runtime/agent_host.h"
 #include "agents/runtime/announce_clock.h"
 #include "agents/runtime/rate_limiter.h"
 #include "agents/runtime/state_runner.h"
 #include "core/node/node_machine.h"
 #include "core/protocol/conversation_keys.h"
 #include "core/store/machine_store.h"
+#include "core/util/log_limiter.h"
 #include "relay/pool/relay_pool.h"
 
 namespace fedai::agents {
 
-struct NodeAgent::Impl {
+struct NodeAgent::Impl final : HostedAgent {
   Impl(NodeConfig c, MetricsRegistry& m) : config(std::move(c)), metrics(m) {}
 
   NodeConfig config;
   MetricsRegistry& metrics;
   Keypair keys = Keypair::generate();  // replaced by config.keys
   node::NodeMachine machine;
-  AgentLoop loop;
-  std::unique_ptr<store::MachineStore> store;
-  std::unique_ptr<StateRunner> state;
+  AgentHost host{machine, metrics};
+  AgentLoop& loop = host.loop();
+  // The host's parts, set as it starts them (valid between start() and stop()).
+  StateRunner* state = nullptr;
+  http::Server* server = nullptr;
+  relay::RelayPool* pool = nullptr;
   std::unique_ptr<runners::Runner> runner;
-  std::unique_ptr<http::Server> server;
-  std::unique_ptr<relay::RelayPool> pool;
   std::unique_ptr<protocol::ConversationKeyCache> conversation_keys;
   std::string endpoint;  // announced data-plane base URL
   std::string jobs_url;  // endpoint + /fedai/v1/jobs: what JOB_SUBMIT's `u` must say
   protocol::PrivacyLevel privacy_max = protocol::PrivacyLevel::pl0;
   PeerRateLimiter rate_limiter{50, 100};
+  LogLimiter log_limiter;  // lines repeated under a flood (refusals) are summarised
   protocol::Backpressure last_state = protocol::Backpressure::normal;
   AnnounceClock announce_clock;  // strictly increasing created_at per coordinate
   std::uint32_t announced_surge_milli = protocol::Surge::kScale;  // in the last PRICE
@@ -61,6 +65,14 @@ struct NodeAgent::Impl {
   // node_agent.cpp
   Status start();
   void stop();
+  // HostedAgent
+  std::vector<machine::Record> startup_records() override;
+  void register_effects(StateRunner& state_runner) override;
+  void subscribe(relay::RelayPool& relays) override;
+  void register_routes(http::Server& listener) override;
+  void on_ready() override;
+  void on_draining() override;
+  std::size_t in_flight() const override;
   node::NodePolicy make_policy() const;
   void subscribe();
   void on_rfb(const Event& e);

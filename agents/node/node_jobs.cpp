@@ -71,8 +71,9 @@ void NodeAgent::Impl::handle_job(http::Request request,
                                               unix_now(), *conversation_keys, limits);
   if (!checked) {
     jobs_refused->inc();
-    spdlog::info("JOB_SUBMIT from {} refused: {}", request.remote,
-                 checked.refusal().reason.to_string());
+    if (std::uint64_t held; log_limiter.allow("submit refused", held))
+      spdlog::info("JOB_SUBMIT from {} refused: {}{}", request.remote,
+                   checked.refusal().reason.to_string(), LogLimiter::suffix(held));
     return dataplane::reply_refusal(*responder, checked.refusal());
   }
   auto verified = std::make_shared<dataplane::VerifiedSubmit>(std::move(*checked));

@@ -4,6 +4,7 @@
 
 #include <future>
 
+#include "agents/router/openai.h"
 #include "agents/router/router_agent_impl.h"
 #include "core/protocol/protocol.h"
 #include "core/router/codec.h"
@@ -53,77 +54,83 @@ Status RouterAgent::Impl::start() {
       &metrics.counter("fedai_router_jobs_total", "Jobs by outcome", {{"outcome", "failed"}});
   job_seconds =
       &metrics.histogram("fedai_router_job_seconds", "Client request to answer", latency_buckets());
-  loop.start();
 
-  http::ServerOptions server_options;
-  server_options.listen = config.listen;
-  server_options.max_body_bytes = config.max_body_bytes;
-  server_options.strand = loop.strand();
-  server = std::make_unique<http::Server>(loop.io(), server_options);
-  register_routes();
-  if (auto st = server->start(); !st) return st;
-  base_url = config.public_url.empty() ? server->url() : config.public_url;
-
-  store::MachineStoreOptions store_options{config.db, std::size_t{4} << 30, config.durable};
-  store_options.inline_when_idle = true;  // without fsync, an idle writer commits on our thread
-  store_options.checkpoint_every = config.checkpoint_every;
-  auto s = store::MachineStore::open(store_options, machine);
-  if (!s)
-    return make_error(ErrorCode::error,
-                      "cannot open the router database at " + config.db + ": " + s.error().message);
-  store = std::move(*s);
-  state = std::make_unique<StateRunner>(loop, *store, metrics, "router");
+  AgentHostOptions options;
+  options.name = "router";
+  options.keys = keys;
+  options.relays = config.relays;
+  options.store = store::MachineStoreOptions{config.db, std::size_t{4} << 30, config.durable};
+  options.store.inline_when_idle = true;  // without fsync, an idle writer commits on our thread
+  options.store.checkpoint_every = config.checkpoint_every;
+  options.server.listen = config.listen;
+  options.server.max_body_bytes = config.max_body_bytes;
+  options.drain_grace = config.drain_grace;
+  if (auto st = host.bind(options); !st) return st;
+  base_url = config.public_url.empty() ? host.url() : config.public_url;
   http_client = std::make_unique<runners::HttpClient>(loop.strand());
   conversation_keys = std::make_unique<protocol::ConversationKeyCache>(keys);
   dispatcher = std::make_unique<dataplane::Dispatcher>(loop.io(), *http_client, *conversation_keys);
-  register_effects();
-  std::promise<void> ready;
-  state->append({router::RouterMachine::record(make_policy(), wall_clock_ms()),
-                 router::RouterMachine::record(
-                     router::Startup{static_cast<std::uint64_t>(::getpid())}, wall_clock_ms())},
-                [&](std::vector<store::AppendResult>) { ready.set_value(); });
-  ready.get_future().wait();
-  state->resume();
-
-  relay::RelayPoolOptions pool_options;
-  pool_options.executor = loop.poster();
-  pool_options.auth_key = keys;
-  pool_options.metrics = &metrics;
-  pool_options.metrics_pool_label = "router";
-  pool = std::make_unique<relay::RelayPool>(std::move(pool_options));
-  for (const auto& url : config.relays)
-    if (auto st = pool->add_relay(url); !st)
-      return make_error(ErrorCode::error, "relay " + url + ": " + st.error().message);
-  subscribe();
-  loop.post([this] {
-    announce_status();
-    schedule_status();
-  });
+  if (auto st = host.start(*this, options); !st) return st;
   spdlog::info("router {} serving clients at {}", keys.public_key().hex().substr(0, 12), base_url);
   return {};
 }
 
 void RouterAgent::Impl::stop() {
-  if (stopping) return;
-  stopping = true;
-  std::promise<void> done;
-  loop.post([&] {
-    if (status_timer) status_timer->cancel();
-    if (state) state->stop();
-    for (auto& [id, job] : pending)
-      if (job.in_flight) job.in_flight->cancel();
-    if (server) server->stop();
-    if (http_client) http_client->shutdown();
-    done.set_value();
-  });
-  done.get_future().wait();
-  pool.reset();
-  loop.stop();
+  host.stop();
   dispatcher.reset();
   conversation_keys.reset();
   http_client.reset();
-  state.reset();
-  store.reset();
+}
+
+std::vector<machine::Record> RouterAgent::Impl::startup_records() {
+  return {router::RouterMachine::record(make_policy(), wall_clock_ms()),
+          router::RouterMachine::record(router::Startup{static_cast<std::uint64_t>(::getpid())},
+                                        wall_clock_ms())};
+}
+
+void RouterAgent::Impl::register_effects(StateRunner& runner) {
+  state = &runner;
+  register_effects();
+}
+
+void RouterAgent::Impl::subscribe(relay::RelayPool& relays) {
+  pool = &relays;
+  subscribe();
+}
+
+void RouterAgent::Impl::register_routes(http::Server& listener) {
+  server = &listener;
+  register_routes();
+}
+
+void RouterAgent::Impl::on_ready() {
+  announce_status();
+  schedule_status();
+}
+
+void RouterAgent::Impl::on_draining() {
+  stopping = true;
+  if (status_timer) status_timer->cancel();
+}
+
+void RouterAgent::Impl::on_stop() {
+  stopping = true;
+  // Past the grace period: the clients still waiting get an explicit answer, not a reset.
+  for (auto& [id, job] : pending) {
+    if (job.in_flight) job.in_flight->cancel();
+    if (!job.streaming_started)
+      job.responder->reply(
+          503, "application/json",
+          openai::error_json("error: the router is shutting down, try again", "ERR_BUSY"),
+          {{"Retry-After", "1"}});
+    else
+      job.responder->end_stream();
+  }
+  pending.clear();
+  for (auto& [id, armed] : deadlines)
+    for (auto& d : armed) d.timer->cancel();
+  deadlines.clear();
+  if (http_client) http_client->shutdown();
 }
 
 router::RouterPolicy RouterAgent::Impl::make_policy() const {
@@ -244,7 +251,8 @@ void RouterAgent::Impl::register_effects() {
     if (c)
       state->read(
           [&](const machine::StateTxn& txn) { job = router::RouterMachine::job(txn, c->job_id); });
-    if (!c || !job) return state->complete(effect);
+    if (!c) return state->abandon(effect, "unreadable ComposeRfb");
+    if (!job) return state->abandon(effect, "ComposeRfb for a job no longer kept");
     const router::JobRequested& req = job->request;
     protocol::Rfb rfb;
     rfb.job_id = req.job_id;
@@ -258,10 +266,7 @@ void RouterAgent::Impl::register_effects() {
     rfb.deadline_ms = req.deadline;
     rfb.stream = req.stream;
     auto e = protocol::build(rfb, keys, unix_now());
-    if (!e) {
-      spdlog::error("cannot build an RFB: {}", e.error().to_string());
-      return state->complete(effect);
-    }
+    if (!e) return state->abandon(effect, "cannot build an RFB: " + e.error().to_string());
     state->complete(effect, {router::RouterMachine::record(
                                 router::kRfbSent,
                                 router::EventSent{req.job_id, 0, e->id, e->created_at, to_json(*e)},
@@ -270,7 +275,7 @@ void RouterAgent::Impl::register_effects() {
 
   state->on_effect(router::kComposeAward, [this](const machine::Effect& effect) {
     auto a = codec::decode<router::ComposeAward>(effect.payload);
-    if (!a) return state->complete(effect);
+    if (!a) return state->abandon(effect, "unreadable ComposeAward");
     protocol::Award award;
     award.node = a->node;
     if (a->price_id) {
@@ -278,17 +283,14 @@ void RouterAgent::Impl::register_effects() {
     } else if (a->rfb_id && a->bid_id && a->capacity_token) {
       award.basis = protocol::AuctionBasis{*a->rfb_id, *a->bid_id, *a->capacity_token};
     } else {
-      return state->complete(effect);
+      return state->abandon(effect, "ComposeAward names neither a PRICE nor a bid");
     }
     award.job_id = a->job_id;
     award.price_msat = a->price;
     award.submit_by = std::max<std::int64_t>(a->submit_by, unix_now() + 1);
     award.deadline_ms = a->deadline;
     auto e = protocol::build(award, *conversation_keys, unix_now());
-    if (!e) {
-      spdlog::error("cannot build an AWARD: {}", e.error().to_string());
-      return state->complete(effect);
-    }
+    if (!e) return state->abandon(effect, "cannot build an AWARD: " + e.error().to_string());
     state->complete(effect,
                     {router::RouterMachine::record(
                         router::kAwardSent,
@@ -298,16 +300,17 @@ void RouterAgent::Impl::register_effects() {
 
   state->on_effect(router::kComposeCancel, [this](const machine::Effect& effect) {
     auto c = codec::decode<router::ComposeCancel>(effect.payload);
-    if (!c) return state->complete(effect);
+    if (!c) return state->abandon(effect, "unreadable ComposeCancel");
     protocol::Cancel cancel;
     cancel.rfb_id = c->rfb_id;
     cancel.award_id = c->award_id;
     cancel.node = c->node;
     cancel.job_id = c->job_id;
     cancel.reason = c->reason;
-    if (!cancel.rfb_id && !cancel.award_id) return state->complete(effect);
+    if (!cancel.rfb_id && !cancel.award_id)
+      return state->abandon(effect, "ComposeCancel names neither an RFB nor an AWARD");
     auto e = protocol::build(cancel, keys, unix_now());
-    if (!e) return state->complete(effect);
+    if (!e) return state->abandon(effect, "cannot build a CANCEL: " + e.error().to_string());
     state->complete(effect, {router::RouterMachine::record(
                                 router::kCancelSent,
                                 router::EventSent{c->job_id, 0, e->id, e->created_at, to_json(*e)},
@@ -317,7 +320,7 @@ void RouterAgent::Impl::register_effects() {
   state->on_effect(router::kPublish, [this](const machine::Effect& effect) {
     auto p = codec::decode<router::Publish>(effect.payload);
     auto event = p ? parse_event(p->event_json) : Result<Event>(invalid("unreadable effect"));
-    if (!event) return state->complete(effect);
+    if (!event) return state->abandon(effect, "unreadable Publish");
     pool->publish(
         *event, kPublishTimeout,
         [this, effect](const EventId& id, std::vector<relay::RelayPublishResult> results) {
@@ -329,7 +332,7 @@ void RouterAgent::Impl::register_effects() {
 
   state->on_effect(router::kArmTimer, [this](const machine::Effect& effect) {
     auto t = codec::decode<router::ArmTimer>(effect.payload);
-    if (!t) return state->complete(effect);
+    if (!t) return state->abandon(effect, "unreadable ArmTimer");
     bool deadline = t->timer.kind == router::TimerKind::dispatch_deadline;
     auto armed = state->at(t->at, [this, effect, deadline, timer = t->timer] {
       if (deadline) {

@@ -4,6 +4,7 @@
 // state machine (core/router) on LMDB; prompts and outputs stay in memory.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,6 +30,9 @@ struct RouterConfig {
   std::string db;
   bool durable = true;
   std::uint64_t checkpoint_every = 20'000;  // log records between checkpoints; 0: keep them all
+  // A graceful stop (SIGTERM) waits this long for the clients waiting for answers before it ends
+  // them.
+  std::chrono::milliseconds drain_grace{30'000};
   // Client authentication: an API key (Authorization: Bearer KEY) from this list, or NIP-98
   // (Authorization: Nostr ...). With allow_anonymous, requests without credentials are served
   // (the devnet does this on loopback).

@@ -11,6 +11,7 @@
 #include "agents/dataplane/dispatcher.h"
 #include "agents/http/server.h"
 #include "agents/router/router_agent.h"
+#include "agents/runtime/agent_host.h"
 #include "agents/runtime/announce_clock.h"
 #include "agents/runtime/state_runner.h"
 #include "core/router/router_machine.h"
@@ -36,18 +37,19 @@ struct PendingJob {
   std::shared_ptr<dataplane::Dispatch> in_flight;
 };
 
-struct RouterAgent::Impl {
+struct RouterAgent::Impl final : HostedAgent {
   Impl(RouterConfig c, MetricsRegistry& m) : config(std::move(c)), metrics(m) {}
 
   RouterConfig config;
   MetricsRegistry& metrics;
   Keypair keys = Keypair::generate();  // replaced by config.keys
   router::RouterMachine machine;
-  AgentLoop loop;
-  std::unique_ptr<store::MachineStore> store;
-  std::unique_ptr<StateRunner> state;
-  std::unique_ptr<http::Server> server;
-  std::unique_ptr<relay::RelayPool> pool;
+  AgentHost host{machine, metrics};
+  AgentLoop& loop = host.loop();
+  // The host's parts, set as it starts them (valid between start() and stop()).
+  StateRunner* state = nullptr;
+  http::Server* server = nullptr;
+  relay::RelayPool* pool = nullptr;
   std::unique_ptr<runners::HttpClient> http_client;
   std::unique_ptr<protocol::ConversationKeyCache> conversation_keys;
   std::unique_ptr<dataplane::Dispatcher> dispatcher;
@@ -74,6 +76,15 @@ struct RouterAgent::Impl {
   // router_agent.cpp
   Status start();
   void stop();
+  // HostedAgent
+  std::vector<machine::Record> startup_records() override;
+  void register_effects(StateRunner& runner) override;
+  void subscribe(relay::RelayPool& relays) override;
+  void register_routes(http::Server& listener) override;
+  void on_ready() override;
+  void on_draining() override;
+  std::size_t in_flight() const override { return pending.size(); }
+  void on_stop() override;
   router::RouterPolicy make_policy() const;
   void subscribe();
   void on_announcement(const Event& e);

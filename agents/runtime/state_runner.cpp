@@ -22,7 +22,11 @@ StateRunner::StateRunner(AgentLoop& loop, store::MachineStore& store, MetricsReg
       effects_done_(
           metrics.counter("fedai_effects_done_total", "Effects marked done", {{"agent", agent}})),
       effects_in_flight_(metrics.gauge("fedai_effects_in_flight", "Effects being carried out",
-                                       {{"agent", agent}})) {}
+                                       {{"agent", agent}})),
+      effects_abandoned_(metrics.counter("fedai_effects_abandoned_total",
+                                         "Effects marked done without being carried out",
+                                         {{"agent", agent}})),
+      agent_(std::move(agent)) {}
 
 StateRunner::~StateRunner() {
   stop();
@@ -96,6 +100,14 @@ void StateRunner::complete(const std::vector<machine::Effect>& effects,
     effects_done_.inc(ids.size());
     if (then) then(std::move(results));
   });
+}
+
+void StateRunner::abandon(const machine::Effect& effect, std::string_view why) {
+  effects_abandoned_.inc();
+  if (std::uint64_t held; log_limiter_.allow(why, held))
+    spdlog::warn("{}: effect {} (type {}) abandoned: {}{}", agent_, effect.id, effect.type, why,
+                 LogLimiter::suffix(held));
+  complete(effect);
 }
 
 void StateRunner::resume() {

@@ -15,11 +15,13 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
 #include "agents/runtime/agent_loop.h"
 #include "core/store/machine_store.h"
+#include "core/util/log_limiter.h"
 #include "core/util/metrics.h"
 
 namespace fedai::agents {
@@ -49,6 +51,11 @@ class StateRunner {
   // Marks every one of `effects` done in one group with `records`: one commit, not one each.
   void complete(const std::vector<machine::Effect>& effects,
                 std::vector<machine::Record> records = {}, AppendDone then = {});
+
+  // Marks `effect` done without carrying it out, because it cannot be (unreadable, or its event
+  // cannot be built): logged (a flood summarised) and counted, never dropped silently. Retrying
+  // would fail the same way forever.
+  void abandon(const machine::Effect& effect, std::string_view why);
 
   // Starts every effect waiting in the outbox (at start-up).
   void resume();
@@ -84,6 +91,9 @@ class StateRunner {
   Counter& effects_started_;
   Counter& effects_done_;
   Gauge& effects_in_flight_;
+  Counter& effects_abandoned_;
+  LogLimiter log_limiter_;
+  std::string agent_;
 };
 
 }  // namespace fedai::agents
