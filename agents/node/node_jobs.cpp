@@ -8,6 +8,7 @@
 #include "agents/dataplane/answer.h"
 #include "agents/dataplane/verify_submit.h"
 #include "agents/node/node_agent_impl.h"
+#include "core/protocol/price.h"
 #include "core/protocol/protocol.h"
 
 namespace fedai::agents {
@@ -116,18 +117,23 @@ void NodeAgent::Impl::handle_job(http::Request request,
   submitted.max_output_tokens = verified->max_output_tokens();
   submitted.submit_by = verified->award.submit_by;
 
-  // The rates METERING charges: the bid's (kept with the reservation), or the posted price now.
+  // The rates METERING charges: the bid's (kept with the reservation), or those of the PRICE the
+  // award names, at the surge that PRICE announced: the router checks the METERING against what
+  // it was offered, and the surge now may have moved since (nips/F-03, F-04).
   dataplane::Rates rates;
   if (reservation) {
     rates = {reservation->in_per_1k, reservation->out_per_1k, reservation->min};
   } else {
-    node::Load l = load();
-    auto surge = protocol::Surge::from_load(l.active, l.p95(), config.surge_q, config.surge_l);
-    auto scale = [&](protocol::Msat r) {
-      return protocol::Msat{(r.value() * surge.milli() + protocol::Surge::kScale - 1) /
-                            protocol::Surge::kScale};
-    };
-    rates = {scale(offer->second.in_per_1k), scale(offer->second.out_per_1k), offer->second.min};
+    std::optional<node::PriceAnnounced> announced;
+    if (submitted.price_id)
+      state->read([&](const machine::StateTxn& txn) {
+        announced = node::NodeMachine::price(txn, *submitted.price_id);
+      });
+    // Without it the state machine refuses the award below; the rates are then unused.
+    auto surge =
+        protocol::Surge::from_milli(announced ? announced->surge_milli : protocol::Surge::kScale);
+    rates = {protocol::surged_rate(offer->second.in_per_1k, surge),
+             protocol::surged_rate(offer->second.out_per_1k, surge), offer->second.min};
   }
 
   UnixMillis accepted_at = wall_clock_ms();

@@ -52,6 +52,7 @@ Status AgentHost::start(HostedAgent& agent, const AgentHostOptions& options) {
                                                  options.store.path + ": " + s.error().message));
   store_ = std::move(*s);
   state_ = std::make_unique<StateRunner>(loop_, *store_, metrics_, options.name);
+  state_->hold();  // what the startup records emit waits for the relays, with the outbox
   agent.register_effects(*state_);
   std::promise<std::vector<store::AppendResult>> opened;
   state_->append(agent.startup_records(),

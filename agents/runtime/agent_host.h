@@ -3,10 +3,11 @@
 // agents built on them).
 //
 // Start: the listener's socket is bound (its URL is known: a node announces it) but refuses
-// connections; the store opens and the agent's startup records commit; the relay pool connects
-// and the agent subscribes; the effects a previous run left in the outbox resume (they may
-// publish, so the pool must exist); only then does the listener accept, and start() returns
-// (the caller prints the ready line). A client never meets a process that cannot serve it.
+// connections; the store opens and the agent's startup records commit (their effects are held
+// in the outbox); the relay pool connects and the agent subscribes; the effects in the outbox,
+// those a previous run left and those the startup records emitted, start (they may publish, so
+// the pool must exist); only then does the listener accept, and start() returns (the caller
+// prints the ready line). A client never meets a process that cannot serve it.
 //
 // Stop: the listener stops accepting and every request that arrives from then on is answered 503
 // (ERR_BUSY, "shutting down") and its connection closed; the work in flight (the agent's count)

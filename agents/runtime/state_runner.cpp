@@ -113,6 +113,7 @@ void StateRunner::abandon(const machine::Effect& effect, std::string_view why) {
 void StateRunner::resume() {
   auto pending = store_.pending_effects();
   loop_.post([this, pending = std::move(pending)] {
+    held_ = false;
     if (!pending.empty())
       spdlog::info("resuming {} effect(s) left from the last run", pending.size());
     start_effects(pending);
@@ -120,7 +121,7 @@ void StateRunner::resume() {
 }
 
 void StateRunner::start_effects(const std::vector<machine::Effect>& effects) {
-  if (stopped_) return;
+  if (stopped_ || held_) return;  // held: resume() finds them in the outbox
   for (const auto& effect : effects) {
     if (!in_flight_.insert(effect.id).second) continue;
     effects_in_flight_.set(static_cast<std::int64_t>(in_flight_.size()));

@@ -57,7 +57,11 @@ class StateRunner {
   // would fail the same way forever.
   void abandon(const machine::Effect& effect, std::string_view why);
 
-  // Starts every effect waiting in the outbox (at start-up).
+  // Holds every effect back until resume(): they stay in the outbox meanwhile. An agent's
+  // startup records emit effects too (a router's Startup cancels the jobs its last run left),
+  // and those may need what is set up after them (the relays). Call before the first append.
+  void hold() { held_ = true; }
+  // Starts every effect waiting in the outbox (at start-up), and those held since hold().
   void resume();
 
   // Runs `at` (wall-clock ms) on the strand; returns at once. For ArmTimer effects. The timer
@@ -84,6 +88,7 @@ class StateRunner {
   // load), so a hash set rather than a list.
   std::unordered_set<std::shared_ptr<boost::asio::steady_timer>> timers_;
   bool stopped_ = false;
+  bool held_ = false;  // hold() until resume(): effects stay in the outbox
   std::vector<store::MachineStore::AppendGroup> queued_;  // strand only
   bool flush_posted_ = false;
   Counter& appended_;

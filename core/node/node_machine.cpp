@@ -388,6 +388,13 @@ std::optional<Reservation> NodeMachine::reservation(const machine::StateTxn& txn
   return codec::decode<Reservation>(*bytes);
 }
 
+std::optional<PriceAnnounced> NodeMachine::price(const machine::StateTxn& txn,
+                                                 const EventId& price_id) {
+  auto bytes = txn.get(kPrices, key_of(price_id));
+  if (!bytes) return std::nullopt;
+  return codec::decode<PriceAnnounced>(*bytes);
+}
+
 machine::Record NodeMachine::record(const RfbReceived& r, UnixMillis at) {
   return make_record(kRfbReceived, r, at, r.rfb_id);
 }

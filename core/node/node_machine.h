@@ -293,6 +293,8 @@ class NodeMachine final : public machine::Machine {
   static NodePolicy policy(const machine::StateTxn& txn);
   static Load load(const machine::StateTxn& txn);
   static std::optional<Reservation> reservation(const machine::StateTxn& txn, const EventId& rfb);
+  // A PRICE of ours still honoured (posted-price awards name it), with the surge it announced.
+  static std::optional<PriceAnnounced> price(const machine::StateTxn& txn, const EventId& price_id);
 
   static machine::Record record(const RfbReceived& r, UnixMillis at);
   static machine::Record record(const BidSent& r, UnixMillis at);

@@ -1,5 +1,7 @@
 #include "core/protocol/price.h"
 
+#include <algorithm>
+
 namespace fedai::protocol {
 namespace {
 
@@ -29,6 +31,11 @@ Result<Msat> price_for_job(Msat in_per_1k, Msat out_per_1k, Msat min_msat, Surge
                       std::uint64_t{1000} * Surge::kScale);
   if (!p || !min_msat.fits_json()) return too_large();
   return max(min_msat, Msat{*p});
+}
+
+Msat surged_rate(Msat rate, Surge surge) {
+  u128 scaled = (u128{rate.value()} * surge.milli() + Surge::kScale - 1) / Surge::kScale;
+  return Msat{static_cast<std::uint64_t>(std::min<u128>(scaled, kMaxJsonInteger))};
 }
 
 Result<Msat> metering_price(Msat in_per_1k, Msat out_per_1k, Msat min_msat, Tokens tokens_in,

@@ -13,6 +13,10 @@ namespace fedai::protocol {
 Result<Msat> price_for_job(Msat in_per_1k, Msat out_per_1k, Msat min_msat, Surge surge,
                            Tokens in_tokens, Tokens out_tokens);
 
+// A PRICE's rate with its surge, as posted-price METERING charges it (F-04): ceil(rate * surge),
+// a whole msat per 1000 tokens. Saturates at 2^53-1.
+Msat surged_rate(Msat rate, Surge surge);
+
 // F-04: the METERING price_msat a node charges for tokens it actually ran:
 // max(min, ceil((tokens_in * in_per_1k + tokens_out * out_per_1k) / 1000)) at the BID's rates
 // (which already include the surge in force when it bid), and never more than the awarded price.

@@ -63,9 +63,12 @@ void RelayPool::Impl::set_status(Relay& relay, RelayStatus status, const std::st
   relay.status = status;
   if (!reason.empty() && status != RelayStatus::connected) relay.last_error = reason;
   relay.counters->set_status(status, status == RelayStatus::connected ? "" : reason, unix_now());
-  if (status == RelayStatus::backing_off || status == RelayStatus::closed)
-    spdlog::info("relay {}: {} ({})", relay.url.text, to_string(status), reason);
-  else
+  if (status == RelayStatus::backing_off || status == RelayStatus::closed) {
+    // A relay down for long retries every few seconds: its lines are summarised.
+    if (std::uint64_t held; log_limiter.allow(relay.url.text, held))
+      spdlog::info("relay {}: {} ({}){}", relay.url.text, to_string(status), reason,
+                   LogLimiter::suffix(held));
+  } else
     spdlog::debug("relay {}: {}", relay.url.text, to_string(status));
   if (options.on_status)
     post_callback([cb = options.on_status, url = relay.url.text, status, reason] {

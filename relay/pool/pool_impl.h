@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/nostr/message.h"
+#include "core/util/log_limiter.h"
 #include "relay/lws_loop.h"
 #include "relay/pool/backoff.h"
 #include "relay/pool/catch_up.h"
@@ -162,6 +163,7 @@ struct RelayPool::Impl : std::enable_shared_from_this<RelayPool::Impl> {
   void notify_verified();                        // from a verifier thread
 
   RelayPoolOptions options;
+  LogLimiter log_limiter;  // status and drop lines, summarised when they flood
   MessageLimits limits;
   std::unique_ptr<DeliveryThread> delivery;  // when options.executor is empty
   Executor executor;

@@ -203,8 +203,9 @@ void RelayPool::Impl::deliver_event(Relay& relay, Inbound& item) {
   if (item.job->state.load(std::memory_order_acquire) != VerifyJob::valid) {
     relay.counters->add(RelayCounter::verify_failures);
     relay.counters->inbound_add(-1);
-    spdlog::warn("relay {}: dropped event {} with a bad id or signature", relay.url.text,
-                 item.job->event.id.hex());
+    if (std::uint64_t held; log_limiter.allow("bad signature " + relay.url.text, held))
+      spdlog::warn("relay {}: dropped event {} with a bad id or signature{}", relay.url.text,
+                   item.job->event.id.hex(), LogLimiter::suffix(held));
     return;
   }
   const Event& event = item.job->event;

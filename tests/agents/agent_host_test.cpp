@@ -43,7 +43,7 @@ class RecordingAgent final : public HostedAgent {
     state.on_effect(1, [this](const machine::Effect& effect) {
       // The relays exist before anything left from the last run is carried out (it may publish),
       // and clients are not let in yet.
-      resumed_after_subscribe = subscribed_;
+      if (!subscribed_) resumed_before_subscribe = true;
       listener_refused_during_resume = !test::RawHttpClient(port_of(host_.url())).connected();
       note("resumed " + effect.id);
       state_->complete(effect);
@@ -51,7 +51,9 @@ class RecordingAgent final : public HostedAgent {
   }
   std::vector<machine::Record> startup_records() override {
     note("startup");
-    return {LedgerMachine::deposit("startup", 1)};
+    // A deposit of 10 emits an effect, as a router's Startup does when it cancels the jobs its
+    // last run left: it waits for the relays too.
+    return {LedgerMachine::deposit("startup", 10)};
   }
   void subscribe(relay::RelayPool&) override {
     note("subscribe");
@@ -82,7 +84,7 @@ class RecordingAgent final : public HostedAgent {
     return calls_;
   }
 
-  std::atomic<bool> resumed_after_subscribe{false};
+  std::atomic<bool> resumed_before_subscribe{false};
   std::atomic<bool> listener_refused_during_resume{false};
   std::atomic<int> arrived{0};
 
@@ -134,22 +136,32 @@ TEST(AgentHost, ResumesLeftoverEffectsAfterTheRelaysAndBeforeClients) {
   AgentHost host(machine, metrics);
   RecordingAgent agent(host);
   ASSERT_TRUE(host.start(agent, options_for(dir)));
-  EXPECT_TRUE(agent.resumed_after_subscribe);
+  EXPECT_FALSE(agent.resumed_before_subscribe);
   EXPECT_TRUE(agent.listener_refused_during_resume);
   // Once start() returns, clients are served.
   EXPECT_TRUE(test::RawHttpClient(port_of(host.url())).connected());
   host.stop();
-  std::vector<std::string> want = {
-      "effects", "startup",  "subscribe", "routes", "resumed notify:alice:1",
-      "ready",   "draining", "stop"};
+  // The effect the last run left and the one the startup record emitted, both after the relays.
+  std::vector<std::string> want = {"effects",
+                                   "startup",
+                                   "subscribe",
+                                   "routes",
+                                   "resumed notify:alice:1",
+                                   "resumed notify:startup:2",
+                                   "ready",
+                                   "draining",
+                                   "stop"};
   EXPECT_EQ(agent.calls(), want);
 
-  // The effect was marked done: a second run has nothing to resume.
+  // Both effects were marked done: the second run resumes only its own startup's effect.
   AgentHost again(machine, metrics);
   RecordingAgent second(again);
   ASSERT_TRUE(again.start(second, options_for(dir)));
   again.stop();
-  for (const auto& call : second.calls()) EXPECT_FALSE(call.starts_with("resumed")) << call;
+  std::vector<std::string> resumed;
+  for (const auto& call : second.calls())
+    if (call.starts_with("resumed")) resumed.push_back(call);
+  EXPECT_EQ(resumed, std::vector<std::string>{"resumed notify:startup:3"});
 }
 
 TEST(AgentHost, StopAnswersTheWorkInFlightAndRefusesNewRequests) {
