@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -82,6 +83,7 @@ Cluster::~Cluster() {
   runners_.clear();
   relay_.reset();
   npm_relay_.reset();
+  retired_.clear();
 }
 
 std::unique_ptr<Process> Cluster::spawn(const std::string& name, std::vector<std::string> argv) {
@@ -107,6 +109,7 @@ void Cluster::start_fedai_relay(std::vector<std::string> extra) {
                                 "127.0.0.1:0",       "--db",  relay_db_,
                                 "--db-map-size-mib", "256",   "--db-sync=false"};
   argv.insert(argv.end(), extra.begin(), extra.end());
+  relay_argv_ = argv;
   relay_ = spawn("relay", std::move(argv));
   relay_url_ = relay_->wait_line("relay: ", kAgentStart);
 }
@@ -129,10 +132,13 @@ std::string Cluster::start_tiny_runner() {
   return url;
 }
 
-Process& Cluster::start_runner_double(bool stall) {
+Process& Cluster::start_runner_double(bool stall, std::vector<std::string> extra,
+                                      std::string name) {
   std::vector<std::string> argv{FEDAI_RUNNER_DOUBLE};
   if (stall) argv.push_back("--stall");
-  auto p = spawn(stall ? "stalling-runner" : "runner-double", std::move(argv));
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  if (name.empty()) name = stall ? "stalling-runner" : "runner-double";
+  auto p = spawn(name, std::move(argv));
   p->wait_line("runner: ", kAgentStart);
   runners_.push_back(std::move(p));
   return *runners_.back();
@@ -152,6 +158,8 @@ Agent& Cluster::start_router(std::vector<std::string> extra) {
                                 "--listen", "127.0.0.1:0",     "--db",
                                 a.db,       "--durable=false", "--allow-anonymous=true"};
   argv.insert(argv.end(), extra.begin(), extra.end());
+  a.argv = argv;
+  a.ready_prefix = "router: ";
   a.process = spawn("router", std::move(argv));
   a.url = a.process->wait_line("router: ", kAgentStart);
   return a;
@@ -182,6 +190,8 @@ Agent& Cluster::start_node(const NodeSpec& spec) {
                                 "--min-price",
                                 std::to_string(spec.min_price)};
   argv.insert(argv.end(), spec.extra.begin(), spec.extra.end());
+  a.argv = argv;
+  a.ready_prefix = "node: ";
   a.process = spawn(spec.name, std::move(argv));
   std::string line = a.process->wait_line("node: ", kAgentStart);  // "URL npub"
   a.url = line.substr(0, line.find(' '));
@@ -202,6 +212,87 @@ bool Cluster::wait_for_nodes(const std::string& model, std::size_t nodes,
         return false;
       },
       timeout);
+}
+
+std::vector<Agent*> Cluster::nodes() const {
+  std::vector<Agent*> out;
+  for (const auto& n : nodes_) out.push_back(n.get());
+  return out;
+}
+
+std::optional<int> Cluster::stop(Process& p, int signal, std::chrono::milliseconds timeout) {
+  ::kill(p.child().pid(), signal);
+  // wait() sees the child close its stdout (it exits), then reaps it.
+  if (auto status = p.child().wait(timeout)) return status;
+  p.child().kill(SIGKILL);
+  return std::nullopt;
+}
+
+void Cluster::retire(std::unique_ptr<Process> old, Process* fresh) {
+  for (auto& slot : order_)
+    if (slot == old.get()) slot = fresh;
+  retired_.push_back(std::move(old));
+}
+
+void Cluster::restart(Agent& agent, std::chrono::milliseconds timeout) {
+  // It must be down: a live one is stopped as a crash would stop it.
+  agent.process->child().kill(SIGKILL);
+  ++agent.restarts;
+  {
+    std::ofstream mark(agent.process->stderr_path(), std::ios::app);
+    mark << "==== fault test: restart " << agent.restarts << " of " << agent.name << " ====\n";
+  }
+  // The same port: clients (and the CAPS the node announced) keep pointing at it.
+  std::vector<std::string> argv =
+      with_flag(agent.argv, "--listen", "127.0.0.1:" + std::to_string(port_of(agent.url)));
+  auto fresh = std::make_unique<Process>(agent.name, argv, dir_.path());
+  retire(std::move(agent.process), fresh.get());
+  agent.process = std::move(fresh);
+  std::string line;
+  try {
+    line = agent.process->wait_line(agent.ready_prefix, timeout);
+  } catch (const std::runtime_error& e) {
+    // Say how it ended, when it did (a crash on start-up shows as a signal).
+    auto status = agent.process->child().wait(2s);
+    std::string how =
+        !status                ? "still running"
+        : WIFEXITED(*status)   ? "exited with status " + std::to_string(WEXITSTATUS(*status))
+        : WIFSIGNALED(*status) ? "killed by signal " + std::to_string(WTERMSIG(*status))
+                               : "ended";
+    throw std::runtime_error(std::string(e.what()) + "(the process " + how + ")");
+  }
+  std::string url = line.substr(0, line.find(' '));
+  if (url != agent.url)
+    throw std::runtime_error(agent.name + " came back at " + url + ", not " + agent.url);
+}
+
+void Cluster::restart_relay(int signal, std::chrono::milliseconds down,
+                            std::chrono::milliseconds timeout) {
+  if (!relay_) throw std::runtime_error("no fedai relay to restart");
+  if (!stop(*relay_, signal, timeout)) throw std::runtime_error("the relay did not stop");
+  std::this_thread::sleep_for(down);  // the outage itself, not a wait for an event
+  {
+    std::ofstream mark(relay_->stderr_path(), std::ios::app);
+    mark << "==== fault test: relay restart ====\n";
+  }
+  std::string listen = "127.0.0.1:" + std::to_string(port_of(relay_url_));
+  auto fresh =
+      std::make_unique<Process>("relay", with_flag(relay_argv_, "--listen", listen), dir_.path());
+  retire(std::move(relay_), fresh.get());
+  relay_ = std::move(fresh);
+  std::string url = relay_->wait_line("relay: ", timeout);
+  if (url != relay_url_)
+    throw std::runtime_error("the relay came back at " + url + ", not " + relay_url_);
+}
+
+std::vector<std::string> with_flag(std::vector<std::string> argv, const std::string& flag,
+                                   const std::string& value) {
+  for (std::size_t i = 0; i + 1 < argv.size(); ++i)
+    if (argv[i] == flag) {
+      argv[i + 1] = value;
+      return argv;
+    }
+  throw std::runtime_error("no " + flag + " in the command line");
 }
 
 std::vector<Process*> Cluster::processes() const {

@@ -58,6 +58,11 @@ struct Agent {
   std::string url;  // router: its API; node: its data-plane endpoint
   std::unique_ptr<Process> process;
   std::string pubkey() const { return keys.public_key().hex(); }
+  // How it was started (Cluster::restart starts it again the same way, on the same port) and
+  // the line that says it is ready ("router: " or "node: ").
+  std::vector<std::string> argv;
+  std::string ready_prefix;
+  std::size_t restarts = 0;
 };
 
 struct NodeSpec {
@@ -87,13 +92,34 @@ class Cluster {
   void start_independent_relay();
   // runners/tiny/server.mjs over a tiny GGUF written into dir(); returns its URL.
   std::string start_tiny_runner();
-  // fedai_e2e_runner_double; returns its process (its URL from runner_url()).
-  Process& start_runner_double(bool stall);
+  // fedai_e2e_runner_double (`extra`: more flags, e.g. --delay-ms 200 --log-jobs); returns its
+  // process (its URL from runner_url()). `name` names its log (default: by `stall`).
+  Process& start_runner_double(bool stall, std::vector<std::string> extra = {},
+                               std::string name = {});
   static std::string runner_url(Process& runner_double);
 
   Agent& start_router(std::vector<std::string> extra = {});
   Agent& start_node(const NodeSpec& spec);
   Agent& router() { return *router_; }
+  // The nodes, in the order started.
+  std::vector<Agent*> nodes() const;
+  // The `fedai relay` process (null with the npm relay).
+  Process* relay_process() const { return relay_.get(); }
+
+  // ---- faults (tests/fault) ----
+
+  // Sends `signal` to `p` and waits up to `timeout` for it to exit; returns its wait status, or
+  // nullopt when it did not exit in time (it is then killed with SIGKILL and reaped).
+  static std::optional<int> stop(Process& p, int signal, std::chrono::milliseconds timeout);
+  // Starts `agent` again, stopped beforehand (by stop() or a kill), with the same key, database,
+  // flags and port, and waits for its ready line; the old process is kept (its output stays
+  // readable). Throws with the new process's stderr when it does not come up in `timeout`.
+  void restart(Agent& agent, std::chrono::milliseconds timeout = kAgentStart);
+  // Stops `fedai relay` with `signal` (SIGKILL: a crash), leaves it down for `down`, and starts
+  // it again on the same port and database; waits for its ready line. Throws when it does not
+  // come up.
+  void restart_relay(int signal, std::chrono::milliseconds down = {},
+                     std::chrono::milliseconds timeout = kAgentStart);
 
   // Polls the router's GET /v1/models until `model` is offered by `nodes` nodes.
   bool wait_for_nodes(const std::string& model, std::size_t nodes,
@@ -107,17 +133,25 @@ class Cluster {
  private:
   std::unique_ptr<Process> spawn(const std::string& name, std::vector<std::string> argv);
   std::string write_key(const std::string& name, const Keypair& keys);
+  // `old`, which a restart replaced by `fresh`, moves to retired_ (order_ names `fresh`).
+  void retire(std::unique_ptr<Process> old, Process* fresh);
 
   TempDir dir_;
   std::string relay_url_;
   std::string relay_db_;
+  std::vector<std::string> relay_argv_;
   std::unique_ptr<Process> relay_;
   std::unique_ptr<IndependentRelay> npm_relay_;
   std::vector<std::unique_ptr<Process>> runners_;
   std::unique_ptr<Agent> router_;
   std::vector<std::unique_ptr<Agent>> nodes_;
   std::vector<Process*> order_;
+  std::vector<std::unique_ptr<Process>> retired_;  // processes a restart replaced
 };
+
+// argv with the value of `flag` replaced (the flag must be there).
+std::vector<std::string> with_flag(std::vector<std::string> argv, const std::string& flag,
+                                   const std::string& value);
 
 // ---- HTTP on 127.0.0.1 ----
 

@@ -35,6 +35,9 @@ class RawHttpClient {
   RawHttpClient& operator=(const RawHttpClient&) = delete;
 
   bool connected() const { return fd_ >= 0; }
+  // Whether the server closed (or reset) the connection: after a read that returned nullopt,
+  // true means the connection ended early, false that the deadline passed.
+  bool closed_by_peer() const { return eof_; }
   bool send(std::string_view bytes);
   // Reads one whole response (Content-Length, chunked, or until close); nullopt on timeout or a
   // connection closed before it was complete.

@@ -17,6 +17,7 @@ class TempDir {
     path_ = tmpl;
   }
   ~TempDir() {
+    if (keep_) return;
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
@@ -25,9 +26,12 @@ class TempDir {
 
   const std::string& path() const { return path_; }
   std::string sub(const std::string& name) const { return path_ + "/" + name; }
+  // Leaves the directory in place (to read a failed test's logs and databases afterwards).
+  void keep() const { keep_ = true; }
 
  private:
   std::string path_;
+  mutable bool keep_ = false;
 };
 
 }  // namespace fedai::test
