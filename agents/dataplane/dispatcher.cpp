@@ -41,6 +41,20 @@ protocol::JobBody clear_body(std::string plaintext) {
   return b;
 }
 
+// Retry-After in its delay-seconds form (RFC 9110), capped at a day; the HTTP-date form and
+// anything else give 0 (none).
+protocol::Millis parse_retry_after(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  if (v.empty() || v.size() > 9) return protocol::Millis{0};
+  std::uint64_t seconds = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return protocol::Millis{0};
+    seconds = seconds * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return protocol::Millis{std::min<std::uint64_t>(seconds, 86'400) * 1000};
+}
+
 DispatchResult failure(ProtocolError code, market::Outcome kind, std::string reason) {
   DispatchResult r;
   r.error = code;
@@ -126,9 +140,10 @@ class DispatchOp final : public Dispatch, public std::enable_shared_from_this<Di
     h.on_headers = [self](int status, const runners::Headers& headers) {
       self->status_ = status;
       for (const auto& [k, v] : headers) {
-        if (k.size() == 12 && ascii_lower(k[0]) == 'c' && is_content_type(k)) {
+        if (k.size() == 12 && ascii_lower(k[0]) == 'c' && is_named(k, "content-type")) {
           self->sse_mode_ = status == 200 && is_event_stream(v);
-          break;
+        } else if (status != 200 && k.size() == 11 && is_named(k, "retry-after")) {
+          self->retry_after_ = parse_retry_after(v);
         }
       }
     };
@@ -147,10 +162,10 @@ class DispatchOp final : public Dispatch, public std::enable_shared_from_this<Di
   const EventId& submit_id() const override { return job_.submit_id; }
 
  private:
-  static bool is_content_type(std::string_view k) {
-    constexpr std::string_view kName = "content-type";
-    for (std::size_t i = 0; i < kName.size(); ++i)
-      if (ascii_lower(k[i]) != kName[i]) return false;
+  // `k` is `name` (lowercase, the same length), ASCII case ignored.
+  static bool is_named(std::string_view k, std::string_view name) {
+    for (std::size_t i = 0; i < name.size(); ++i)
+      if (ascii_lower(k[i]) != name[i]) return false;
     return true;
   }
 
@@ -253,7 +268,9 @@ class DispatchOp final : public Dispatch, public std::enable_shared_from_this<Di
   DispatchResult from_refusal(const Refusal& refusal) {
     auto kind = refusal.code == ProtocolError::timeout ? market::Outcome::timeout
                                                        : market::Outcome::failure;
-    return failure(refusal.code, kind, refusal.reason.to_string());
+    DispatchResult r = failure(refusal.code, kind, refusal.reason.to_string());
+    r.retry_after = retry_after_;
+    return r;
   }
 
   // Reports and stops reading: the exchange is dropped at its next chunk.
@@ -293,6 +310,7 @@ class DispatchOp final : public Dispatch, public std::enable_shared_from_this<Di
   Clock::time_point started_;
   std::chrono::milliseconds timeout_{0};
   int status_ = 0;
+  protocol::Millis retry_after_;
   bool sse_mode_ = false;
   bool reported_ = false;
   bool aborted_ = false;
@@ -330,6 +348,7 @@ router::DispatchOutcome to_outcome(const DispatchResult& r, const protocol::JobI
   o.price = r.price;
   o.wall = r.wall;
   o.metering_id = r.metering_id;
+  o.retry_after = r.retry_after;
   return o;
 }
 

@@ -66,6 +66,8 @@ struct DispatchResult {
   protocol::ProtocolError error = protocol::ProtocolError::internal;
   market::Outcome kind = market::Outcome::failure;
   std::string reason;  // "<prefix>: ...": never holds prompt or output text
+  // A refusal's Retry-After (delay-seconds form), 0 when there was none.
+  protocol::Millis retry_after;
   // Measured by the router: from dispatch() to the outcome.
   std::chrono::microseconds elapsed{0};
   std::uint64_t deltas = 0;

@@ -167,19 +167,7 @@ void RouterAgent::Impl::on_announcement(const Event& e) {
   if (e.kind == protocol::kCapsAnnounce) {
     auto caps = protocol::parse_caps_announce(e);
     if (!caps) return;
-    router::CapsReceived r;
-    r.node = e.pubkey;
-    r.event_id = e.id;
-    r.created_at = e.created_at;
-    r.instance = caps->instance;
-    r.model = caps->model;
-    r.job_types = caps->job_types;
-    r.endpoint = caps->endpoint;
-    r.privacy_max = caps->privacy_max;
-    r.max_output_tokens = caps->max_output_tokens;
-    r.streaming = caps->streaming;
-    r.is_router = caps->role == protocol::Role::router;
-    state->append({router::RouterMachine::record(r, now)});
+    state->append({router::RouterMachine::record(router::caps_received(e, *caps), now)});
   } else if (e.kind == protocol::kPriceAnnounce) {
     auto price = protocol::parse_price_announce(e);
     if (!price) return;

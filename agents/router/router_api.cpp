@@ -1,10 +1,12 @@
 // The router's client API: OpenAI-compatible /v1/chat/completions (plain and streamed) and
-// /v1/models, plus /health, /metrics and /fedai/v1/jobs (loopback only) for operators.
+// /v1/models, plus /health, /metrics, /fedai/v1/jobs and /fedai/v1/peers (loopback only) for
+// operators.
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <map>
 
 #include "agents/router/openai.h"
 #include "agents/router/router_agent_impl.h"
@@ -24,6 +26,127 @@ bool is_loopback(std::string_view remote) {
   return remote.starts_with("127.") || remote.starts_with("[::1]") || remote.starts_with("::1");
 }
 
+std::string_view to_string(market::Breaker::State s) {
+  switch (s) {
+    case market::Breaker::State::closed:
+      return "closed";
+    case market::Breaker::State::open:
+      return "open";
+    case market::Breaker::State::half_open:
+      return "half_open";
+  }
+  return "unknown";
+}
+
+// What the router knows of each node it has heard of (CAPS) or dealt with (its peer record):
+// the circuit breaker (nips/F-03), backpressure, reputation and totals, and the limits it
+// announces per model. For operators: GET /fedai/v1/peers.
+json peers_json(const machine::StateTxn& txn, UnixMillis now) {
+  std::map<PublicKey, router::PeerStats> peers;  // a node only announced: a fresh record
+  std::map<PublicKey, json> models;
+  for (auto& [pk, stats] : router::RouterMachine::peers(txn)) peers[pk] = std::move(stats);
+  for (const auto& c : router::RouterMachine::caps(txn)) {
+    peers.try_emplace(c.node);
+    json& m = models[c.node];
+    if (m.is_null()) m = json::array();
+    m.push_back({{"model", c.model},
+                 {"instance", c.instance},
+                 {"endpoint", c.endpoint},
+                 {"created_at", c.created_at},
+                 {"max_body_bytes", c.max_body_bytes},
+                 {"context_tokens", c.context_tokens},
+                 {"max_output_tokens", c.max_output_tokens}});
+  }
+  std::map<PublicKey, json> prices, statuses;
+  for (const auto& pr : router::RouterMachine::prices(txn)) {
+    json& m = prices[pr.node];
+    if (m.is_null()) m = json::array();
+    m.push_back({{"model", pr.model},
+                 {"job_type", pr.job_type},
+                 {"instance", pr.instance},
+                 {"in_per_1k_msat", pr.in_per_1k.value()},
+                 {"out_per_1k_msat", pr.out_per_1k.value()},
+                 {"min_msat", pr.min.value()},
+                 {"surge_milli", pr.surge_milli},
+                 {"created_at", pr.created_at}});
+  }
+  for (const auto& st : router::RouterMachine::statuses(txn)) {
+    json& m = statuses[st.node];
+    if (m.is_null()) m = json::array();
+    m.push_back({{"instance", st.instance},
+                 {"state", std::string(protocol::to_string(st.state))},
+                 {"queue_depth", st.queue_depth},
+                 {"created_at", st.created_at},
+                 {"expires_at", st.expires_at}});
+  }
+  auto or_empty = [](const std::map<PublicKey, json>& m, const PublicKey& pk) {
+    auto it = m.find(pk);
+    return it == m.end() ? json::array() : it->second;
+  };
+  json out = json::array();
+  for (const auto& [pk, stats] : peers) {
+    const market::Breaker& b = stats.breaker;
+    out.push_back({{"pubkey", pk.hex()},
+                   {"breaker", std::string(to_string(b.state))},
+                   // No new work goes to it now (breaker open or its trial out, Retry-After);
+                   // an open breaker past its period is not excluded: the next job is its trial.
+                   {"excluded", stats.excluded(now)},
+                   // Answered busy a moment ago: other nodes go first.
+                   {"paused", stats.paused(now)},
+                   {"consecutive_failures", b.consecutive_failures},
+                   {"open_until_ms", b.open_until},
+                   {"open_for_ms", b.open_for.value()},
+                   {"opened_at_ms", b.opened_at},
+                   {"times_opened", b.times_opened},
+                   {"busy_until_ms", stats.busy_until},
+                   {"retry_at_ms", stats.retry_at},
+                   {"reputation_ppm", stats.reputation.score_ppm()},
+                   {"jobs", stats.reputation.jobs},
+                   {"jobs_ok", stats.jobs_ok},
+                   {"jobs_failed", stats.jobs_failed},
+                   {"jobs_busy", stats.jobs_busy},
+                   {"paid_msat", stats.paid.value()},
+                   {"models", or_empty(models, pk)},
+                   {"prices", or_empty(prices, pk)},
+                   {"status", or_empty(statuses, pk)}});
+  }
+  return json{{"now_ms", now}, {"peers", std::move(out)}};
+}
+
+// The breakers' metrics, brought up to date from the state when scraped: the state is where
+// they change (in the reducers), and a scrape is rare next to the jobs.
+void update_breaker_metrics(MetricsRegistry& metrics, const machine::StateTxn& txn,
+                            UnixMillis now) {
+  std::int64_t open = 0, half_open = 0, busy = 0;
+  std::uint64_t opened = 0, busy_answers = 0;
+  for (const auto& [pk, stats] : router::RouterMachine::peers(txn)) {
+    if (stats.breaker.state == market::Breaker::State::half_open) {
+      ++half_open;
+    } else if (stats.breaker.is_open(now)) {
+      ++open;
+    }
+    if (stats.paused(now)) ++busy;
+    opened += stats.breaker.times_opened;
+    busy_answers += stats.jobs_busy;
+  }
+  const std::string kBreakers = "Nodes by circuit breaker state (open: within its period)";
+  metrics.gauge("fedai_router_breakers", kBreakers, {{"state", "open"}}).set(open);
+  metrics.gauge("fedai_router_breakers", kBreakers, {{"state", "half_open"}}).set(half_open);
+  metrics
+      .gauge("fedai_router_nodes_paused",
+             "Nodes passed over for a moment after a busy answer (429, ERR_BUSY)")
+      .set(busy);
+  // Counters kept in the state: the registry's catch up with them.
+  auto catch_up = [](Counter& c, std::uint64_t total) {
+    if (total > c.value()) c.inc(total - c.value());
+  };
+  catch_up(metrics.counter("fedai_router_breaker_opened_total", "Times a node's breaker opened"),
+           opened);
+  catch_up(metrics.counter("fedai_router_node_busy_total",
+                           "Busy answers from nodes (429, ERR_BUSY): backpressure, not failures"),
+           busy_answers);
+}
+
 }  // namespace
 
 void RouterAgent::Impl::register_routes() {
@@ -38,6 +161,17 @@ void RouterAgent::Impl::register_routes() {
                 [this](http::Request r, std::shared_ptr<http::Responder> w) {
                   handle_jobs(std::move(r), std::move(w));
                 });
+  server->route(
+      "GET", "/fedai/v1/peers", [this](http::Request r, std::shared_ptr<http::Responder> w) {
+        if (!is_loopback(r.remote)) {
+          w->reply(403, "application/json",
+                   http::error_body("blocked: operators only (loopback)", "ERR_BLOCKED"));
+          return;
+        }
+        json body;
+        state->read([&](const machine::StateTxn& txn) { body = peers_json(txn, wall_clock_ms()); });
+        w->reply(200, "application/json", body.dump());
+      });
   server->route("GET", "/health", [this](http::Request, std::shared_ptr<http::Responder> w) {
     json relays = json::array();
     for (const auto& s : pool->stats())
@@ -50,6 +184,9 @@ void RouterAgent::Impl::register_routes() {
                  .dump());
   });
   server->route("GET", "/metrics", [this](http::Request, std::shared_ptr<http::Responder> w) {
+    state->read([&](const machine::StateTxn& txn) {
+      update_breaker_metrics(metrics, txn, wall_clock_ms());
+    });
     w->reply(200, "text/plain; version=0.0.4", metrics.render());
   });
 }
@@ -112,6 +249,7 @@ void RouterAgent::Impl::handle_chat(http::Request request,
   req.mode = chat->mode.value_or(config.mode);
   req.bid_window = chat->bid_window.value_or(config.bid_window);
   req.deadline = config.deadline;
+  req.body_bytes = chat->job_body.size();
 
   PendingJob job;
   job.model = chat->model;

@@ -26,17 +26,12 @@ void RouterAgent::Impl::dispatch(const machine::Effect& effect) {
   // The AWARD is ours, parsed when we signed it: only its id is read back.
   auto award_id = event_id_of(d->award_json);
   if (!job || !award_id) {
-    router::DispatchOutcome failed{d->job_id,
-                                   d->attempt,
-                                   false,
-                                   protocol::ProtocolError::internal,
-                                   market::Outcome::failure,
-                                   "error: the award could not be read",
-                                   0,
-                                   0,
-                                   protocol::Msat{0},
-                                   protocol::Millis{0},
-                                   EventId{}};
+    router::DispatchOutcome failed;
+    failed.job_id = d->job_id;
+    failed.attempt = d->attempt;
+    failed.error = protocol::ProtocolError::internal;
+    failed.kind = market::Outcome::failure;
+    failed.reason = "error: the award could not be read";
     return state->complete(effect, {router::RouterMachine::record(failed, now)});
   }
 

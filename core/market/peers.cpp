@@ -96,6 +96,7 @@ bool Breaker::allows(UnixMillis now) {
     case State::open:
       if (now < open_until) return false;
       state = State::half_open;
+      trial_at = now;
       return true;
     case State::half_open:
       return false;  // the one trial is outstanding
@@ -122,22 +123,31 @@ void Breaker::on_success() {
   open_for = Millis{0};
 }
 
-void Breaker::on_failure(UnixMillis now, const BreakerParams& params) {
+bool Breaker::on_failure(UnixMillis now, UnixMillis sent_at, Outcome kind,
+                         const BreakerParams& params) {
+  // The trial settles whatever counted before it: it is the one job sent since the breaker
+  // opened, so its failure is news.
+  const bool trial = state == State::half_open && sent_at >= trial_at;
+  const bool counts = trial || kind == Outcome::timeout || sent_at >= counted_at;
+  if (!counts) return false;
   if (consecutive_failures != std::numeric_limits<std::uint32_t>::max()) ++consecutive_failures;
+  counted_at = std::max(counted_at, now);
   auto open_from = [&](Millis period) {
     state = State::open;
     open_for = period;
+    opened_at = now;
+    if (times_opened != std::numeric_limits<std::uint64_t>::max()) ++times_opened;
     const u128 until = static_cast<u128>(static_cast<i128>(now) + period.value());
     constexpr auto kMax = static_cast<u128>(std::numeric_limits<UnixMillis>::max());
     open_until = static_cast<UnixMillis>(std::min(until, kMax));
   };
   switch (state) {
     case State::closed:
-      if (consecutive_failures >= std::max<std::uint32_t>(params.failures_to_open, 1)) {
+      if (consecutive_failures >= std::max<std::uint32_t>(params.failures_to_open, 1))
         open_from(min(params.open_for, params.max_open_for));
-      }
       break;
     case State::half_open: {
+      if (!trial) break;  // a job sent before the trial: counted, the trial still out
       auto doubled = checked_mul(open_for, 2);
       Millis next = doubled ? *doubled : params.max_open_for;
       if (next.value() == 0) next = params.open_for;
@@ -147,6 +157,23 @@ void Breaker::on_failure(UnixMillis now, const BreakerParams& params) {
     case State::open:
       break;  // a job sent before it opened: counted, the period stands
   }
+  return true;
+}
+
+void Breaker::release_trial(UnixMillis now) {
+  if (state != State::half_open) return;
+  state = State::open;
+  open_until = now;
+}
+
+bool Breaker::on_announce(UnixMillis now, std::int64_t created_at) {
+  if (state != State::open || now >= open_until) return false;
+  // created_at has whole seconds: an announcement made in the second the breaker opened may
+  // be the restart's (a node back in 0.4 s), so that second counts.
+  const std::int64_t opened_second = opened_at >= 0 ? opened_at / 1000 : (opened_at - 999) / 1000;
+  if (created_at < opened_second) return false;
+  open_until = now;
+  return true;
 }
 
 // ---- Posted price -------------------------------------------------------------------------------
@@ -161,6 +188,7 @@ std::vector<PostedOffer> rank_posted(std::vector<PostedOffer> offers, Msat max_p
     return u128{o.price.value()} * (o.load == PostedOffer::Load::busy ? 5 : 4);
   };
   std::stable_sort(offers.begin(), offers.end(), [&](const PostedOffer& a, const PostedOffer& b) {
+    if (a.paused != b.paused) return b.paused;
     const u128 ea = effective(a);
     const u128 eb = effective(b);
     if (ea != eb) return ea < eb;

@@ -56,17 +56,36 @@ struct BreakerParams {
 // F-03's circuit breaker: closed -> open after N consecutive failures -> half-open (one trial)
 // after the open period -> closed on success, open for twice as long on failure (capped).
 //
+// Failures count as incidents, not jobs. A failure of a job sent to the peer before the last
+// counted failure was observed (`counted_at`) is part of that incident and does not count
+// again: the jobs one crash kills at once count once, and so do the late answers of jobs sent
+// before the breaker opened. A timeout always counts: a restart resets its connections, it does
+// not hold them, so a peer that stops answering opens the breaker as before. Backpressure (a
+// 429 or ERR_BUSY from the peer) is no failure at all: the router never reports it here.
+//
 // allows(now) grants the one trial: the call that finds the open period over moves to half_open
 // and returns true; further calls return false until on_success / on_failure settles the trial
-// (a trial that never answers must be reported as a failure: a timeout is one). A success in any
-// state closes the breaker and forgets the open period; a failure while open (a job sent before
-// it opened) counts but does not extend the period.
+// (a trial that never answers must be reported as a failure: a timeout is one) or
+// release_trial() gives it back. A success in any state closes the breaker and forgets the open
+// period. In half_open only a failure of a job sent at or after the trial was granted settles
+// the trial; a failure while open counts (when it does) but never extends the period.
+//
+// on_announce(): a peer that announces again after its breaker opened is up again (a restarted
+// node announces at once), so its trial is due at once instead of at the end of the period. Once
+// per opening: a failed trial opens the breaker again (twice as long), and only an announcement
+// made after that brings the next trial forward. A peer that announces but keeps failing costs
+// one trial job per announcement (STATUS every 30 s or so); one that is gone, announcing
+// nothing, waits out the doubling periods.
 struct Breaker {
   enum class State : std::uint8_t { closed, open, half_open };
   State state = State::closed;
-  std::uint32_t consecutive_failures = 0;
+  std::uint32_t consecutive_failures = 0;  // incidents since the last success
   UnixMillis open_until = 0;
-  Millis open_for{0};  // the current open period
+  Millis open_for{0};              // the current open period
+  UnixMillis counted_at = 0;       // when the last failure that counted was observed
+  UnixMillis opened_at = 0;        // when it last opened
+  UnixMillis trial_at = 0;         // when the trial outstanding (half_open) was granted
+  std::uint64_t times_opened = 0;  // ever, for operators
 
   // May we send this peer work at `now`? Moves open -> half_open when the period is over.
   bool allows(UnixMillis now);
@@ -74,7 +93,20 @@ struct Breaker {
   // with the trial outstanding. For PeerView::breaker_open.
   bool is_open(UnixMillis now) const;
   void on_success();
-  void on_failure(UnixMillis now, const BreakerParams& params);
+  // A job sent at `sent_at` failed, observed at `now`, as `kind`. Returns whether it counted
+  // (see above).
+  bool on_failure(UnixMillis now, UnixMillis sent_at, Outcome kind, const BreakerParams& params);
+  // A job sent just now failed: it always counts.
+  bool on_failure(UnixMillis now, const BreakerParams& params) {
+    return on_failure(now, now, Outcome::failure, params);
+  }
+  // The trial ended without saying anything of the peer (the client went away, the peer was
+  // busy): half_open -> open with the period over, so that the next job is the trial.
+  void release_trial(UnixMillis now);
+  // The peer announced something created at `created_at` (Unix seconds), seen at `now`: when
+  // the breaker is open and that is in or after the second it opened, the period ends now.
+  // Returns whether it did.
+  bool on_announce(UnixMillis now, std::int64_t created_at);
   bool operator==(const Breaker&) const = default;
 };
 
@@ -86,12 +118,14 @@ struct PostedOffer {
   enum class Load : std::uint8_t { normal, busy, saturated } load = Load::normal;
   std::uint32_t reputation_ppm = 500'000;
   bool breaker_open = false;
-  bool stale = false;  // CAPS older than 30 min or STATUS expired
+  bool stale = false;   // CAPS older than 30 min or STATUS expired
+  bool paused = false;  // answered busy (429, ERR_BUSY) a moment ago: the last resort
 };
 
 // The posted-price choice: drops saturated, stale, circuit-broken and over-budget (price >
-// max_price) offers; ranks by price with BUSY counted as 25% dearer (compared exactly, no
-// rounding), then higher reputation, then lower node key, then arrival order. Best first.
+// max_price) offers; ranks paused offers after all others, then by price with BUSY counted as
+// 25% dearer (compared exactly, no rounding), then higher reputation, then lower node key, then
+// arrival order. Best first.
 std::vector<PostedOffer> rank_posted(std::vector<PostedOffer> offers, Msat max_price);
 
 // Spending caps per minute, hour and day over a sliding window of recorded spends. A window of

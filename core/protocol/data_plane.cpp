@@ -1,5 +1,7 @@
 #include "core/protocol/data_plane.h"
 
+#include <limits>
+
 #include "core/nostr/nip44.h"
 #include "core/protocol/codec.h"
 
@@ -263,6 +265,16 @@ Result<JobBody> seal_job_body(std::string_view plaintext, PrivacyLevel privacy,
     body.payload_hash = body.input_hash;  // the same bytes
   }
   return body;
+}
+
+std::uint64_t job_body_size(std::uint64_t plaintext_bytes, PrivacyLevel privacy) {
+  if (privacy == PrivacyLevel::pl3) return 0;
+  if (!is_sealed(privacy)) return plaintext_bytes;
+  // NIP-44 v2: base64 of version (1) + nonce (32) + length prefix + padded plaintext + MAC (32).
+  if (plaintext_bytes > nip44::kMaxPlaintextSize) return std::numeric_limits<std::uint64_t>::max();
+  const std::uint64_t prefix = plaintext_bytes < nip44::kExtendedPrefixThreshold ? 2 : 6;
+  const std::uint64_t decoded = 1 + 32 + prefix + nip44::calc_padded_len(plaintext_bytes) + 32;
+  return (decoded + 2) / 3 * 4;
 }
 
 Result<std::string> open_job_body(std::string_view body, std::string_view content_type,

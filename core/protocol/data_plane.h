@@ -113,6 +113,11 @@ Result<JobBody> seal_job_body(std::string_view plaintext, PrivacyLevel privacy,
 Result<JobBody> seal_job_body(std::string_view plaintext, PrivacyLevel privacy,
                               ConversationKeyCache& router, const PublicKey& node);
 
+// The size in bytes of the body seal_job_body() makes of a plaintext of `plaintext_bytes`: the
+// plaintext itself for PL0, its NIP-44 payload for PL1 and PL2 (the limit a node announces,
+// `max_body_bytes`, applies to these bytes). PL3 never leaves the router: 0.
+std::uint64_t job_body_size(std::uint64_t plaintext_bytes, PrivacyLevel privacy);
+
 // Node side, after the JOB_SUBMIT passed its checks: the Content-Type must match the level
 // (parameters such as "; charset=utf-8" are ignored), the body must decrypt (PL1+), and the
 // plaintext's SHA-256 must equal input_hash. Returns the plaintext.

@@ -17,6 +17,7 @@
 #include "core/machine/state.h"
 #include "core/market/auction.h"
 #include "core/market/peers.h"
+#include "core/protocol/announce.h"
 #include "core/protocol/kinds.h"
 #include "core/protocol/units.h"
 
@@ -68,13 +69,17 @@ struct JobRequested {
   JobMode mode = JobMode::auction;
   Millis bid_window{500};
   Millis deadline{60'000};
+  // The job body's plaintext (the OpenAI-style JSON the node gets, F-04), in bytes: with the
+  // privacy level it gives the body's size as sent, which nodes announce a limit for. 0: not
+  // known, not checked.
+  std::uint64_t body_bytes = 0;
   auto fields() const {
     return std::tie(job_id, model, job_type, privacy, input_tokens, max_output_tokens, max_price,
-                    stream, mode, bid_window, deadline);
+                    stream, mode, bid_window, deadline, body_bytes);
   }
   auto fields() {
     return std::tie(job_id, model, job_type, privacy, input_tokens, max_output_tokens, max_price,
-                    stream, mode, bid_window, deadline);
+                    stream, mode, bid_window, deadline, body_bytes);
   }
 };
 
@@ -101,15 +106,22 @@ struct CapsReceived {
   Tokens max_output_tokens = 0;
   bool streaming = false;
   bool is_router = false;
+  // The limits a job must fit before it is offered to this node (F-02). 0: not announced, not
+  // checked.
+  Tokens context_tokens = 0;
+  std::uint64_t max_body_bytes = 0;  // of the JOB_SUBMIT body as sent (sealed for PL1+)
   auto fields() const {
     return std::tie(node, event_id, created_at, instance, model, job_types, endpoint, privacy_max,
-                    max_output_tokens, streaming, is_router);
+                    max_output_tokens, streaming, is_router, context_tokens, max_body_bytes);
   }
   auto fields() {
     return std::tie(node, event_id, created_at, instance, model, job_types, endpoint, privacy_max,
-                    max_output_tokens, streaming, is_router);
+                    max_output_tokens, streaming, is_router, context_tokens, max_body_bytes);
   }
 };
+
+// The record for a verified CAPS_ANNOUNCE (its id and signature checked) and its content.
+CapsReceived caps_received(const Event& event, const protocol::CapsAnnounce& caps);
 
 struct PriceReceived {
   PublicKey node;
@@ -173,7 +185,9 @@ struct TimerFired {
 };
 
 // How a dispatch attempt ended. `ok` means the runtime verified the JOB_RESULT and METERING
-// against nips/F-04; the figures are from the METERING.
+// against nips/F-04; the figures are from the METERING. A refusal with ERR_RATE_LIMITED or
+// ERR_BUSY is the node's backpressure, not a failure of the node (nips/F-03): `retry_after` is
+// its Retry-After, if it sent one (0 otherwise).
 struct DispatchOutcome {
   JobId job_id;
   std::uint32_t attempt = 0;
@@ -186,13 +200,14 @@ struct DispatchOutcome {
   Msat price;
   Millis wall;
   EventId metering_id;
+  Millis retry_after;
   auto fields() const {
     return std::tie(job_id, attempt, ok, error, kind, reason, tokens_in, tokens_out, price, wall,
-                    metering_id);
+                    metering_id, retry_after);
   }
   auto fields() {
     return std::tie(job_id, attempt, ok, error, kind, reason, tokens_in, tokens_out, price, wall,
-                    metering_id);
+                    metering_id, retry_after);
   }
 };
 

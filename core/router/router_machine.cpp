@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/machine/retention.h"
+#include "core/protocol/data_plane.h"
 #include "core/protocol/price.h"
 #include "core/router/codec.h"
 
@@ -139,6 +140,8 @@ class RouterMachine::Run {
     if (req.privacy == protocol::PrivacyLevel::pl3)
       return fail(job, protocol::ProtocolError::privacy_unsupported,
                   "PL3 jobs never leave the router");
+    if (auto why = too_large_for_every_node(req))
+      return fail(job, protocol::ProtocolError::too_large, *why);
     if (capped() && !spend().allows(now_, req.max_price, p_.spending))
       return fail(job, protocol::ProtocolError::over_cap,
                   "the job's price could exceed the router's spending cap");
@@ -187,7 +190,12 @@ class RouterMachine::Run {
     if (!book || !job) throw Refusal(invalid("BID names no RFB of ours"));
 
     market::PeerView view;
-    view.known = has_caps(job->request.model, b.bid.bidder);
+    const NodeFit fit = node_fit(job->request, b.bid.bidder);
+    view.known = fit != NodeFit::unknown;
+    if (fit == NodeFit::too_small)
+      throw Refusal(
+          invalid("the job is larger than the node announces it takes (max_body_bytes, "
+                  "context_tokens or max_output_tokens)"));
     PeerStats stats = peer(b.bid.bidder);
     view.breaker_open = stats.breaker.is_open(now_);
     view.reputation_ppm = stats.reputation.score_ppm();
@@ -203,7 +211,7 @@ class RouterMachine::Run {
         if (job->phase != JobPhase::bidding || t.attempt != job->rounds) return;
         auto book = load_auction(t.job_id);
         if (!book) return;
-        auto winner = book->clear(now_, p_.auction);
+        auto winner = pick_bid(*book, [&] { return book->clear(now_, p_.auction); });
         job->cleared_at = now_;
         txn_.put(kAuctions, key_of(t.job_id), book->encode());
         if (winner) {
@@ -248,6 +256,11 @@ class RouterMachine::Run {
   void compose_award(JobState& job) {
     job.phase = JobPhase::composing_award;
     job.award_id.reset();
+    // The node was chosen because nothing excludes it: a breaker past its open period makes
+    // this award its one trial (half-open), which other jobs then wait for.
+    PeerStats stats = peer(*job.node);
+    job.trial = stats.breaker.state != market::Breaker::State::closed && stats.breaker.allows(now_);
+    if (job.trial) save_peer(*job.node, stats);
     ComposeAward a;
     a.job_id = job.request.job_id;
     a.attempt = job.attempts;
@@ -297,6 +310,7 @@ class RouterMachine::Run {
     if (o.ok) {
       stats.reputation.record(market::Outcome::success, o.wall, job->eta);
       stats.breaker.on_success();
+      job->trial = false;
       ++stats.jobs_ok;
       stats.paid = saturating_add(stats.paid, o.price);
       save_peer(*job->node, stats);
@@ -314,17 +328,41 @@ class RouterMachine::Run {
                        ""});
       return save(*job);
     }
-    attempt_failed(*job, o.error, o.kind, o.reason);
+    attempt_failed(*job, o.error, o.kind, o.reason, o.retry_after);
   }
 
   // The current award failed: record it against the node, take the award back, try the next
   // bidder or posted offer within the budget, else fail the job.
+  //
+  // Backpressure (429 ERR_RATE_LIMITED, ERR_BUSY: nips/F-03) is no failure of the node: neither
+  // its reputation nor its breaker hears of it. The job goes to another node within the budget;
+  // for busy_pause other nodes go first, and a Retry-After excludes the node that long. A job
+  // failed after backpressure tells its client ERR_BUSY (503), not the node's 429.
   void attempt_failed(JobState& job, protocol::ProtocolError error, market::Outcome kind,
-                      const std::string& reason) {
+                      const std::string& reason, Millis retry_after = Millis{0}) {
     PeerStats stats = peer(*job.node);
-    stats.reputation.record(kind, protocol::Millis{0}, job.eta);
-    stats.breaker.on_failure(now_, p_.breaker);
-    ++stats.jobs_failed;
+    const bool backpressure =
+        error == protocol::ProtocolError::rate_limited || error == protocol::ProtocolError::busy;
+    if (backpressure) {
+      ++stats.jobs_busy;
+      const auto until = [&](Millis pause) {
+        return now_ + static_cast<UnixMillis>(pause.value());
+      };
+      stats.busy_until = std::max(stats.busy_until, until(p_.busy_pause));
+      if (retry_after.value() > 0) {
+        stats.retry_at =
+            std::max(stats.retry_at, until(min(retry_after, RouterPolicy::kMaxBusyPause)));
+        stats.busy_until = std::max(stats.busy_until, stats.retry_at);
+      }
+      if (job.trial) stats.breaker.release_trial(now_);
+      error = protocol::ProtocolError::busy;
+    } else {
+      stats.reputation.record(kind, protocol::Millis{0}, job.eta);
+      // Sent when its AWARD was: concurrent jobs one crash killed count once (F-03).
+      stats.breaker.on_failure(now_, job.awarded_at, kind, p_.breaker);
+      ++stats.jobs_failed;
+    }
+    job.trial = false;
     save_peer(*job.node, stats);
     job.tried.push_back(*job.node);
     cancel(job, error);
@@ -332,7 +370,7 @@ class RouterMachine::Run {
     if (job.attempts < p_.auction.retry_budget) {
       if (!job.posted) {
         if (auto book = load_auction(job.request.job_id)) {
-          auto next = book->winner_failed(now_, p_.auction);
+          auto next = pick_bid(*book, [&] { return book->winner_failed(now_, p_.auction); });
           txn_.put(kAuctions, key_of(job.request.job_id), book->encode());
           if (next) {
             award_bid(job, *next);
@@ -357,6 +395,7 @@ class RouterMachine::Run {
   void client_gone(const ClientGone& g) {
     auto job = load_job(g.job_id);
     if (!job || job->terminal()) return;
+    release_trial(*job);
     cancel(*job, protocol::ProtocolError::cancelled);
     job->phase = JobPhase::cancelled;
     job->reason = "the client went away";
@@ -378,6 +417,7 @@ class RouterMachine::Run {
     for (const JobId& id : ids) {
       auto job = load_job(id);
       if (!job) continue;
+      release_trial(*job);
       cancel(*job, protocol::ProtocolError::cancelled);
       job->phase = JobPhase::failed;
       job->error = protocol::ProtocolError::cancelled;
@@ -438,7 +478,7 @@ class RouterMachine::Run {
           txn_.get(kCaps, join_key({req.model, key_of(price->node), price->instance}));
       if (!caps_bytes) return true;
       auto caps = codec::decode<CapsReceived>(*caps_bytes);
-      if (!caps || !serves(*caps, req)) return true;
+      if (!caps || !serves(*caps, req)) return true;  // its limits included
       for (const auto& t : job.tried)
         if (t == price->node) return true;
       auto amount = protocol::price_for_job(price->in_per_1k, price->out_per_1k, price->min,
@@ -451,7 +491,8 @@ class RouterMachine::Run {
       offer.price = *amount;
       PeerStats stats = peer(price->node);
       offer.reputation_ppm = stats.reputation.score_ppm();
-      offer.breaker_open = stats.breaker.is_open(now_);
+      offer.breaker_open = stats.excluded(now_);
+      offer.paused = stats.paused(now_);
       offer.stale = now_ - caps->created_at * 1000 > static_cast<UnixMillis>(p_.caps_stale.value());
       if (auto status_bytes = txn_.get(kStatus, join_key({key_of(price->node), price->instance}))) {
         if (auto status = codec::decode<StatusReceived>(*status_bytes)) {
@@ -477,8 +518,10 @@ class RouterMachine::Run {
       job.node = best.node;
       job.endpoint = best.endpoint;
       job.price = best.price;
-      job.in_per_1k = c.price.in_per_1k;
-      job.out_per_1k = c.price.out_per_1k;
+      // METERING charges the PRICE's rates with its surge (nips/F-04), as the award's price does.
+      auto surge = protocol::Surge::from_milli(c.price.surge_milli);
+      job.in_per_1k = protocol::surged_rate(c.price.in_per_1k, surge);
+      job.out_per_1k = protocol::surged_rate(c.price.out_per_1k, surge);
       job.min = c.price.min;
       job.eta = job.request.deadline;
       job.price_id = c.price.event_id;
@@ -490,50 +533,165 @@ class RouterMachine::Run {
     return false;
   }
 
-  static bool serves(const CapsReceived& caps, const JobRequested& req) {
-    bool type_ok = false;
-    for (const auto& t : caps.job_types) type_ok = type_ok || t == req.job_type;
-    return type_ok && caps.privacy_max >= req.privacy &&
-           caps.max_output_tokens >= req.max_output_tokens && (!req.stream || caps.streaming);
+  // The instance offers the job's type (of the job's model: the caller's key says so).
+  static bool offers(const CapsReceived& caps, const JobRequested& req) {
+    for (const auto& t : caps.job_types)
+      if (t == req.job_type) return true;
+    return false;
   }
 
-  bool has_caps(const std::string& model, const PublicKey& node) {
-    bool found = false;
-    txn_.scan(kCaps, join_key({model, key_of(node)}) + std::string(1, '\0'),
-              [&](std::string_view, std::string_view) {
-                found = true;
-                return false;
+  // The instance takes a job this large by the limits it announces (F-02): the body as it is
+  // sent (sealed for PL1+: the node's max_body_bytes applies to those bytes), the input estimate
+  // and the completion within its context, the completion within its max_output_tokens. A
+  // context or body limit of 0 was not announced and is not checked.
+  static bool fits(const CapsReceived& caps, const JobRequested& req) {
+    if (caps.max_output_tokens < req.max_output_tokens) return false;
+    const std::uint64_t tokens = std::uint64_t{req.input_tokens} + req.max_output_tokens;
+    if (caps.context_tokens != 0 && tokens > caps.context_tokens) return false;
+    return caps.max_body_bytes == 0 || req.body_bytes == 0 ||
+           protocol::job_body_size(req.body_bytes, req.privacy) <= caps.max_body_bytes;
+  }
+
+  static bool serves(const CapsReceived& caps, const JobRequested& req) {
+    return offers(caps, req) && caps.privacy_max >= req.privacy &&
+           (!req.stream || caps.streaming) && fits(caps, req);
+  }
+
+  enum class NodeFit : std::uint8_t { unknown, fits, too_small };
+
+  // Whether `node` announced CAPS for the job's model (unknown peer otherwise), and if so
+  // whether one of its instances takes a job this large.
+  NodeFit node_fit(const JobRequested& req, const PublicKey& node) {
+    NodeFit fit = NodeFit::unknown;
+    txn_.scan(kCaps, join_key({req.model, key_of(node)}) + std::string(1, '\0'),
+              [&](std::string_view, std::string_view value) {
+                auto caps = codec::decode<CapsReceived>(value);
+                fit = caps && fits(*caps, req) ? NodeFit::fits : NodeFit::too_small;
+                return fit != NodeFit::fits;
               });
-    return found;
+    return fit;
+  }
+
+  // Why no node could take the job, when nodes offer its model and job type but none announces
+  // limits it fits (ERR_TOO_LARGE before any auction: F-06). Nothing while no node offers the
+  // model at all: the auction finds that out (ERR_NO_BIDS), as it does a privacy level no node
+  // accepts.
+  std::optional<std::string> too_large_for_every_node(const JobRequested& req) {
+    bool offered = false, fit = false;
+    std::uint64_t body_limit = 0, context_limit = 0, output_limit = 0;  // the largest announced
+    bool body_unlimited = false, context_unlimited = false;
+    txn_.scan(kCaps, req.model + std::string(1, '\0'), [&](std::string_view, std::string_view v) {
+      auto caps = codec::decode<CapsReceived>(v);
+      if (!caps || !offers(*caps, req)) return true;
+      offered = true;
+      if (fits(*caps, req)) {
+        fit = true;
+        return false;
+      }
+      body_unlimited = body_unlimited || caps->max_body_bytes == 0;
+      context_unlimited = context_unlimited || caps->context_tokens == 0;
+      body_limit = std::max(body_limit, caps->max_body_bytes);
+      context_limit = std::max<std::uint64_t>(context_limit, caps->context_tokens);
+      output_limit = std::max<std::uint64_t>(output_limit, caps->max_output_tokens);
+      return true;
+    });
+    if (!offered || fit) return std::nullopt;
+    const std::uint64_t body = protocol::job_body_size(req.body_bytes, req.privacy);
+    const std::uint64_t tokens = std::uint64_t{req.input_tokens} + req.max_output_tokens;
+    std::string why;
+    auto add = [&](const std::string& part) { why += (why.empty() ? "" : "; ") + part; };
+    if (!body_unlimited && req.body_bytes != 0 && body > body_limit)
+      add("its body is " + std::to_string(body) + " bytes as sent, the largest a node takes is " +
+          std::to_string(body_limit));
+    if (!context_unlimited && tokens > context_limit)
+      add("it needs " + std::to_string(req.input_tokens) + " + " +
+          std::to_string(req.max_output_tokens) + " tokens, the largest context is " +
+          std::to_string(context_limit));
+    if (req.max_output_tokens > output_limit)
+      add("max_tokens is " + std::to_string(req.max_output_tokens) +
+          ", the most a node completes is " + std::to_string(output_limit));
+    if (why.empty()) why = "no one node takes both its body and its tokens";
+    return "the job is larger than any node serving '" + req.model + "' takes (" + why + ")";
+  }
+
+  // Awards a bid with `pick` (clear or winner_failed), passing over bidders excluded now
+  // (breaker open, trial out, Retry-After: marked as tried for good) and, while a bid from
+  // another is left, those paused after a busy answer (held back for this pick only).
+  template <class Pick>
+  std::optional<market::AcceptedBid> pick_bid(market::AuctionBook& book, Pick pick) {
+    std::vector<PublicKey> held;
+    bool other = false;
+    for (auto& b : book.bids) {
+      if (b.tried) continue;
+      PeerStats stats = peer(b.offer.bidder);
+      if (stats.excluded(now_)) {
+        b.tried = true;
+      } else if (stats.paused(now_)) {
+        held.push_back(b.offer.bidder);
+      } else {
+        other = other || b.offer.valid_at(now_);
+      }
+    }
+    if (!other) held.clear();
+    for (auto& b : book.bids)
+      if (std::find(held.begin(), held.end(), b.offer.bidder) != held.end()) b.tried = true;
+    auto picked = pick();
+    for (auto& b : book.bids)
+      if (std::find(held.begin(), held.end(), b.offer.bidder) != held.end()) b.tried = false;
+    return picked;
+  }
+
+  // The job's attempt ends without a word on its node (client gone, router restarted): a trial
+  // it carried is given back for the next job.
+  void release_trial(JobState& job) {
+    if (!job.trial || !job.node) return;
+    job.trial = false;
+    PeerStats stats = peer(*job.node);
+    stats.breaker.release_trial(now_);
+    save_peer(*job.node, stats);
+  }
+
+  // A node that announces again after its breaker opened gets its trial now (F-03).
+  void announced(const PublicKey& node, std::int64_t created_at) {
+    auto stats = RouterMachine::peer(txn_, node);
+    if (stats && stats->breaker.on_announce(now_, created_at)) save_peer(node, *stats);
   }
 
   // ---- announcements ----
 
   void caps_received(const CapsReceived& c) {
     std::string key = join_key({c.model, key_of(c.node), c.instance});
-    if (newer_or_equal_stored<CapsReceived>(kCaps, key, c.created_at)) return;
+    auto stored = stored_created_at<CapsReceived>(kCaps, key);
+    if (stored && *stored > c.created_at) return;
     txn_.put(kCaps, key, codec::encode(c));
+    if (!stored || *stored < c.created_at) announced(c.node, c.created_at);
   }
 
   void price_received(const PriceReceived& p) {
     std::string key = join_key({p.model, p.job_type, key_of(p.node), p.instance});
-    if (newer_or_equal_stored<PriceReceived>(kPrices, key, p.created_at)) return;
+    auto stored = stored_created_at<PriceReceived>(kPrices, key);
+    if (stored && *stored > p.created_at) return;
     txn_.put(kPrices, key, codec::encode(p));
+    if (!stored || *stored < p.created_at) announced(p.node, p.created_at);
   }
 
   void status_received(const StatusReceived& s) {
     std::string key = join_key({key_of(s.node), s.instance});
-    if (newer_or_equal_stored<StatusReceived>(kStatus, key, s.created_at)) return;
+    auto stored = stored_created_at<StatusReceived>(kStatus, key);
+    if (stored && *stored > s.created_at) return;
     txn_.put(kStatus, key, codec::encode(s));
+    if (!stored || *stored < s.created_at) announced(s.node, s.created_at);
   }
 
   template <class T>
-  bool newer_or_equal_stored(machine::TableId table, const std::string& key,
-                             std::int64_t created_at) {
+  // The created_at of the announcement stored under `key`, if any: an older one is ignored, an
+  // equal one (a relay's copy) replaces it, only a newer one is news of the node (F-03).
+  std::optional<std::int64_t> stored_created_at(machine::TableId table, const std::string& key) {
     auto bytes = txn_.get(table, key);
-    if (!bytes) return false;
+    if (!bytes) return std::nullopt;
     auto stored = codec::decode<T>(*bytes);
-    return stored && stored->created_at > created_at;
+    if (!stored) return std::nullopt;
+    return stored->created_at;
   }
 
   // ---- helpers ----
@@ -650,6 +808,59 @@ std::vector<JobId> RouterMachine::active_jobs(const machine::StateTxn& txn) {
     return true;
   });
   return out;
+}
+
+std::vector<std::pair<PublicKey, PeerStats>> RouterMachine::peers(const machine::StateTxn& txn) {
+  std::vector<std::pair<PublicKey, PeerStats>> out;
+  txn.scan(kPeers, "", [&](std::string_view key, std::string_view value) {
+    auto stats = codec::decode<PeerStats>(value);
+    if (key.size() != 32 || !stats) return true;
+    PublicKey pk;
+    std::memcpy(pk.data(), key.data(), 32);
+    out.emplace_back(pk, *stats);
+    return true;
+  });
+  return out;
+}
+
+namespace {
+template <class T>
+std::vector<T> all_of(const machine::StateTxn& txn, machine::TableId table) {
+  std::vector<T> out;
+  txn.scan(table, "", [&](std::string_view, std::string_view value) {
+    if (auto v = codec::decode<T>(value)) out.push_back(std::move(*v));
+    return true;
+  });
+  return out;
+}
+}  // namespace
+
+std::vector<CapsReceived> RouterMachine::caps(const machine::StateTxn& txn) {
+  return all_of<CapsReceived>(txn, kCaps);
+}
+std::vector<PriceReceived> RouterMachine::prices(const machine::StateTxn& txn) {
+  return all_of<PriceReceived>(txn, kPrices);
+}
+std::vector<StatusReceived> RouterMachine::statuses(const machine::StateTxn& txn) {
+  return all_of<StatusReceived>(txn, kStatus);
+}
+
+CapsReceived caps_received(const Event& event, const protocol::CapsAnnounce& caps) {
+  CapsReceived r;
+  r.node = event.pubkey;
+  r.event_id = event.id;
+  r.created_at = event.created_at;
+  r.instance = caps.instance;
+  r.model = caps.model;
+  r.job_types = caps.job_types;
+  r.endpoint = caps.endpoint;
+  r.privacy_max = caps.privacy_max;
+  r.max_output_tokens = caps.max_output_tokens;
+  r.streaming = caps.streaming;
+  r.is_router = caps.role == protocol::Role::router;
+  r.context_tokens = caps.context_tokens;
+  r.max_body_bytes = caps.max_body_bytes;
+  return r;
 }
 
 machine::Record RouterMachine::record(const JobRequested& r, UnixMillis at) {

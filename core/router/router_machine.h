@@ -25,20 +25,25 @@ struct RouterPolicy {
   Millis submit_window{5'000};     // AWARD submit_by = award time + this
   Millis dispatch_slack{2'000};    // on top of the job's deadline before an attempt times out
   Millis caps_stale{30 * 60'000};  // F-02: CAPS older than this is stale
+  // A node that answers 429 or ERR_BUSY (backpressure, nips/F-03) is passed over this long
+  // while another node is available; a Retry-After it sends excludes it that long (at most
+  // kMaxBusyPause).
+  Millis busy_pause{1'000};
+  static constexpr Millis kMaxBusyPause{60'000};
 
   auto fields() const {
     return std::tie(self, auction.w_price_ppm, auction.w_eta_ppm, auction.w_rep_ppm,
                     auction.stake_cap_ppm, auction.stake_weight_ppm, auction.retry_budget,
                     auction.cooldown, breaker.failures_to_open, breaker.open_for,
                     breaker.max_open_for, spending.per_minute, spending.per_hour, spending.per_day,
-                    submit_window, dispatch_slack, caps_stale);
+                    submit_window, dispatch_slack, caps_stale, busy_pause);
   }
   auto fields() {
     return std::tie(self, auction.w_price_ppm, auction.w_eta_ppm, auction.w_rep_ppm,
                     auction.stake_cap_ppm, auction.stake_weight_ppm, auction.retry_budget,
                     auction.cooldown, breaker.failures_to_open, breaker.open_for,
                     breaker.max_open_for, spending.per_minute, spending.per_hour, spending.per_day,
-                    submit_window, dispatch_slack, caps_stale);
+                    submit_window, dispatch_slack, caps_stale, busy_pause);
   }
 };
 
@@ -76,6 +81,9 @@ struct JobState {
   // Step times of the current round and attempt (record times), for operators and benchmarks:
   // the RFB sent, its bid window cleared, the AWARD sent (its job dispatched).
   UnixMillis rfb_at = 0, cleared_at = 0, awarded_at = 0;
+  // The current award is its node's circuit-breaker trial (half-open, nips/F-03): what ends the
+  // attempt settles the trial, or gives it back.
+  bool trial = false;
 
   bool terminal() const {
     return phase == JobPhase::done || phase == JobPhase::failed || phase == JobPhase::cancelled;
@@ -84,13 +92,13 @@ struct JobState {
     return std::tie(request, phase, created_at, rounds, attempts, posted, node, endpoint, price,
                     in_per_1k, out_per_1k, min, eta, rfb_id, bid_id, price_id, award_id,
                     capacity_token, tried, error, reason, finished_at, rfb_at, cleared_at,
-                    awarded_at);
+                    awarded_at, trial);
   }
   auto fields() {
     return std::tie(request, phase, created_at, rounds, attempts, posted, node, endpoint, price,
                     in_per_1k, out_per_1k, min, eta, rfb_id, bid_id, price_id, award_id,
                     capacity_token, tried, error, reason, finished_at, rfb_at, cleared_at,
-                    awarded_at);
+                    awarded_at, trial);
   }
 };
 
@@ -100,15 +108,30 @@ struct PeerStats {
   market::Breaker breaker;
   std::uint64_t jobs_ok = 0, jobs_failed = 0;
   Msat paid;
+  // Backpressure (429, ERR_BUSY): answers of that kind; until busy_until the node is passed over
+  // while another is available, until retry_at (its Retry-After) it gets no work at all.
+  std::uint64_t jobs_busy = 0;
+  UnixMillis busy_until = 0;
+  UnixMillis retry_at = 0;
+
+  // No new work for this peer at `now`: its breaker is open (or its trial out), or it asked us to
+  // wait (Retry-After).
+  bool excluded(UnixMillis now) const { return breaker.is_open(now) || now < retry_at; }
+  // It answered busy a moment ago: another node is better.
+  bool paused(UnixMillis now) const { return now < busy_until; }
   auto fields() const {
     return std::tie(reputation.success_ppm, reputation.latency_ppm, reputation.receipts_ppm,
                     reputation.jobs, breaker.state, breaker.consecutive_failures,
-                    breaker.open_until, breaker.open_for, jobs_ok, jobs_failed, paid);
+                    breaker.open_until, breaker.open_for, breaker.counted_at, breaker.opened_at,
+                    breaker.trial_at, breaker.times_opened, jobs_ok, jobs_failed, paid, jobs_busy,
+                    busy_until, retry_at);
   }
   auto fields() {
     return std::tie(reputation.success_ppm, reputation.latency_ppm, reputation.receipts_ppm,
                     reputation.jobs, breaker.state, breaker.consecutive_failures,
-                    breaker.open_until, breaker.open_for, jobs_ok, jobs_failed, paid);
+                    breaker.open_until, breaker.open_for, breaker.counted_at, breaker.opened_at,
+                    breaker.trial_at, breaker.times_opened, jobs_ok, jobs_failed, paid, jobs_busy,
+                    busy_until, retry_at);
   }
 };
 
@@ -131,6 +154,10 @@ class RouterMachine final : public machine::Machine {
   static constexpr std::uint64_t kKeepFinishedJobs = 1000;
 
   std::string_view name() const override { return "router"; }
+  // 2: the breaker counts incidents and knows its trial, nodes' busy pauses and body and
+  // context limits, JobRequested's body size (PeerStats, JobState, CapsReceived, JobRequested,
+  // DispatchOutcome and RouterPolicy changed encoding).
+  std::uint32_t version() const override { return 2; }
   std::span<const std::string_view> tables() const override;
   void apply(const machine::Record& record, machine::StateTxn& txn) const override;
 
@@ -142,6 +169,12 @@ class RouterMachine final : public machine::Machine {
   static std::optional<market::AuctionBook> auction(const machine::StateTxn& txn, const JobId& id);
   static std::optional<PeerStats> peer(const machine::StateTxn& txn, const PublicKey& node);
   static std::vector<JobId> active_jobs(const machine::StateTxn& txn);
+  // Every peer with a record, in key order (for /fedai/v1/peers and the metrics).
+  static std::vector<std::pair<PublicKey, PeerStats>> peers(const machine::StateTxn& txn);
+  // Every CAPS, PRICE and STATUS the router holds, in key order.
+  static std::vector<CapsReceived> caps(const machine::StateTxn& txn);
+  static std::vector<PriceReceived> prices(const machine::StateTxn& txn);
+  static std::vector<StatusReceived> statuses(const machine::StateTxn& txn);
 
   // Records, encoded for the log.
   static machine::Record record(const JobRequested& r, UnixMillis at);

@@ -9,7 +9,9 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <ctime>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -40,8 +42,14 @@ struct Outcome_ {
 class DispatcherTest : public ::testing::Test {
  protected:
   void start(test::NodeDoubleOptions options = {}) {
+    start_with([&](http::Server& server) {
+      node_ = std::make_unique<test::NodeDouble>(server, keys_.node, options);
+    });
+  }
+  // A node's data plane whose routes `routes` sets (instead of the node double's).
+  void start_with(const std::function<void(http::Server&)>& routes) {
     node_server_ = std::make_unique<http::Server>(node_io_, http::ServerOptions{});
-    node_ = std::make_unique<test::NodeDouble>(*node_server_, keys_.node, options);
+    routes(*node_server_);
     ASSERT_TRUE(node_server_->start());
     node_thread_ = std::thread([this] { node_io_.run(); });
     router_thread_ = std::thread([this] { router_io_.run(); });
@@ -270,6 +278,51 @@ TEST_F(DispatcherTest, NodesRefusalsComeBackWithTheirCodes) {
                  "invalid: AWARD passed its submit_by");
   EXPECT_EQ(node_->refused(), 2u);
   EXPECT_EQ(node_->accepted(), 0u);
+}
+
+// Backpressure: the node's 429 or 503 comes back with its code and its Retry-After (seconds),
+// which the router's state machine honours (nips/F-03); an HTTP-date or no header gives 0.
+TEST_F(DispatcherTest, BackpressureComesBackWithItsRetryAfter) {
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  start_with([&](http::Server& server) {
+    server.route("POST", std::string(protocol::kJobsPath),
+                 [calls](http::Request, std::shared_ptr<http::Responder> w) {
+                   switch ((*calls)++) {
+                     case 0:
+                       w->reply(429, "application/json",
+                                protocol::error_body_json(
+                                    ProtocolError::rate_limited,
+                                    protocol::to_error(ProtocolError::rate_limited, "slow down")),
+                                {{"Retry-After", " 7 "}});
+                       break;
+                     case 1:
+                       w->reply(503, "application/json",
+                                protocol::error_body_json(
+                                    ProtocolError::busy,
+                                    protocol::to_error(ProtocolError::busy, "no free slot")),
+                                {{"retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"}});
+                       break;
+                     default:
+                       w->reply(503, "application/json",
+                                protocol::error_body_json(
+                                    ProtocolError::busy,
+                                    protocol::to_error(ProtocolError::busy, "no free slot")));
+                   }
+                 });
+  });
+  auto limited = run(request());
+  expect_failure(limited.result, ProtocolError::rate_limited, Outcome::failure,
+                 "rate-limited: slow down");
+  EXPECT_EQ(limited.result.retry_after, protocol::Millis{7'000});
+  auto outcome = to_outcome(limited.result, protocol::JobId{}, 1);
+  EXPECT_EQ(outcome.retry_after, protocol::Millis{7'000});
+  EXPECT_EQ(outcome.error, ProtocolError::rate_limited);
+  for (int i = 0; i < 2; ++i) {
+    auto busy = run(request());
+    expect_failure(busy.result, ProtocolError::busy, Outcome::failure, "error: no free slot");
+    EXPECT_EQ(busy.result.retry_after, protocol::Millis{0});
+  }
+  EXPECT_EQ(calls->load(), 3);
 }
 
 TEST_F(DispatcherTest, CancelReportsAtOnceWhenTheClientGoesAway) {

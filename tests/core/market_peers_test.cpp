@@ -280,6 +280,112 @@ TEST(MarketBreaker, IsDeterministicInTheTimeItIsGiven) {
   EXPECT_TRUE(late.is_open(std::numeric_limits<UnixMillis>::max() - 1));
 }
 
+// F-03 counts incidents: three jobs a crash kills at once are one failure, not three.
+TEST(MarketBreaker, ConcurrentFailuresOfOneCrashCountOnce) {
+  BreakerParams p;
+  Breaker b;
+  // Sent at T0, T0+5 and T0+9; the node dies and all three fail at about T0+400.
+  EXPECT_TRUE(b.on_failure(kT0 + 400, kT0 + 9, Outcome::failure, p));
+  EXPECT_FALSE(b.on_failure(kT0 + 401, kT0, Outcome::failure, p));
+  EXPECT_FALSE(b.on_failure(kT0 + 402, kT0 + 5, Outcome::bad_receipt, p));
+  EXPECT_EQ(b.consecutive_failures, 1u);
+  EXPECT_EQ(b.counted_at, kT0 + 400);
+  EXPECT_EQ(b.state, Breaker::State::closed);
+  // A job sent after the crash was seen is news: it counts.
+  EXPECT_TRUE(b.on_failure(kT0 + 900, kT0 + 400, Outcome::failure, p));
+  EXPECT_EQ(b.consecutive_failures, 2u);
+  EXPECT_EQ(b.state, Breaker::State::closed);
+}
+
+TEST(MarketBreaker, SequentialFailuresStillOpenItAfterThree) {
+  BreakerParams p;
+  Breaker b;
+  UnixMillis t = kT0;
+  for (int i = 0; i < 3; ++i) {
+    // Each job sent after the previous failure was seen.
+    EXPECT_TRUE(b.on_failure(t + 100, t, Outcome::failure, p));
+    t += 100;
+  }
+  EXPECT_EQ(b.state, Breaker::State::open);
+  EXPECT_EQ(b.opened_at, kT0 + 300);
+  EXPECT_EQ(b.open_until, kT0 + 300 + 60'000);
+  EXPECT_EQ(b.times_opened, 1u);
+}
+
+// A restart resets connections, it does not hold them: a node that stops answering still opens
+// the breaker after three timeouts, however the jobs overlapped.
+TEST(MarketBreaker, TimeoutsAlwaysCount) {
+  BreakerParams p;
+  Breaker b;
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(b.on_failure(kT0 + 62'000 + i, kT0 + i, Outcome::timeout, p));
+  EXPECT_EQ(b.state, Breaker::State::open);
+}
+
+TEST(MarketBreaker, OnlyTheTrialSettlesHalfOpen) {
+  BreakerParams p;
+  Breaker b;
+  for (int i = 0; i < 3; ++i) b.on_failure(kT0 + i, p);
+  const UnixMillis trial = b.open_until;
+  ASSERT_TRUE(b.allows(trial));
+  EXPECT_EQ(b.trial_at, trial);
+  // A job sent before the trial times out meanwhile: it counts, but the trial is still out.
+  EXPECT_TRUE(b.on_failure(trial + 10, kT0 + 1, Outcome::timeout, p));
+  EXPECT_EQ(b.state, Breaker::State::half_open);
+  EXPECT_FALSE(b.allows(trial + 11));
+  // The trial fails: open for twice as long.
+  EXPECT_TRUE(b.on_failure(trial + 20, trial, Outcome::failure, p));
+  EXPECT_EQ(b.state, Breaker::State::open);
+  EXPECT_EQ(b.open_for, Millis{120'000});
+  EXPECT_EQ(b.times_opened, 2u);
+}
+
+TEST(MarketBreaker, AReleasedTrialGoesToTheNextJob) {
+  BreakerParams p;
+  Breaker b;
+  for (int i = 0; i < 3; ++i) b.on_failure(kT0, p);
+  ASSERT_TRUE(b.allows(b.open_until));
+  b.release_trial(kT0 + 70'000);
+  EXPECT_EQ(b.state, Breaker::State::open);
+  EXPECT_FALSE(b.is_open(kT0 + 70'000));
+  EXPECT_TRUE(b.allows(kT0 + 70'000));
+  EXPECT_EQ(b.open_for, Millis{60'000});  // nothing was learnt: the period stays
+}
+
+// A node back from a restart announces at once: its trial is due then, not 60 s later. Once per
+// opening: after a failed trial only an announcement made since brings the next one forward.
+TEST(MarketBreaker, ANewAnnouncementGivesAnEarlyTrialOncePerOpening) {
+  BreakerParams p;
+  Breaker b;
+  const UnixMillis opened = kT0 + 700;  // in the second kT0 / 1000
+  for (int i = 0; i < 3; ++i) b.on_failure(opened, p);
+  ASSERT_EQ(b.state, Breaker::State::open);
+  // Announced before the second it opened: old news.
+  EXPECT_FALSE(b.on_announce(opened + 100, kT0 / 1000 - 1));
+  EXPECT_TRUE(b.is_open(opened + 100));
+  // Announced in that second (a node back in 0.4 s): the trial is due now.
+  EXPECT_TRUE(b.on_announce(opened + 400, kT0 / 1000));
+  EXPECT_EQ(b.open_until, opened + 400);
+  EXPECT_FALSE(b.is_open(opened + 400));
+  EXPECT_FALSE(b.on_announce(opened + 450, kT0 / 1000));  // nothing left to shorten
+  ASSERT_TRUE(b.allows(opened + 410));
+  EXPECT_FALSE(b.on_announce(opened + 420, kT0 / 1000));  // the trial is out
+  // The trial fails 10 s later: twice as long, and an announcement from before that is old news.
+  const UnixMillis again = opened + 10'410;
+  b.on_failure(again, opened + 410, Outcome::failure, p);
+  EXPECT_EQ(b.open_for, Millis{120'000});
+  EXPECT_EQ(b.opened_at, again);
+  EXPECT_FALSE(b.on_announce(again + 100, again / 1000 - 1));
+  EXPECT_TRUE(b.is_open(again + 100));
+  // One made since: the next trial is due.
+  EXPECT_TRUE(b.on_announce(again + 30'000, (again + 30'000) / 1000));
+  ASSERT_TRUE(b.allows(again + 30'000));
+  b.on_success();
+  EXPECT_EQ(b.state, Breaker::State::closed);
+  EXPECT_EQ(b.consecutive_failures, 0u);
+  EXPECT_FALSE(b.on_announce(kT0 + 500'000, (kT0 + 500'000) / 1000));  // closed: nothing to do
+}
+
 // ---- Posted price -------------------------------------------------------------------------------
 
 PostedOffer posted(std::uint8_t node, std::uint64_t price,
@@ -335,6 +441,15 @@ TEST(MarketPosted, BusyCountsAQuarterDearer) {
   const std::uint64_t top = (std::uint64_t{1} << 53) - 1;
   EXPECT_EQ(order(rank_posted({posted(1, top, L::busy), posted(2, top)}, Msat{top})),
             (std::vector<std::uint8_t>{2, 1}));
+}
+
+// A node that answered busy a moment ago is the last resort: used only when nothing else is
+// left, and then by the usual order.
+TEST(MarketPosted, PausedOffersComeLast) {
+  std::vector<PostedOffer> offers = {posted(1, 10), posted(2, 500), posted(3, 20), posted(4, 900)};
+  offers[0].paused = true;
+  offers[2].paused = true;
+  EXPECT_EQ(order(rank_posted(offers, Msat{1'000})), (std::vector<std::uint8_t>{2, 4, 1, 3}));
 }
 
 TEST(MarketPosted, TiesGoToReputationThenNodeKey) {

@@ -9,6 +9,7 @@
 
 #include "core/nostr/nip40.h"
 #include "core/nostr/nip44.h"
+#include "core/protocol/price.h"
 #include "core/protocol/protocol.h"
 #include "tests/support/vectors.h"
 #include "tests/tools/nip_examples.h"
@@ -882,6 +883,40 @@ TEST(ProtocolJobBody, Pl0InTheClearAndPl3NeverLeaves) {
             "invalid: a PL0 job body must be application/json");
   EXPECT_EQ(reason(seal_job_body(plain, PrivacyLevel::pl3, router(), node().public_key())),
             "invalid: a PL3 job never leaves the router (ERR_PRIVACY_UNSUPPORTED)");
+}
+
+// The size a router checks against a node's max_body_bytes is the size it sends: the NIP-44
+// payload for PL1 and PL2 (padding, the 2- or 6-byte length prefix, base64), the plaintext for
+// PL0.
+TEST(ProtocolJobBody, SizeAsSentIsTheSealedSize) {
+  for (std::size_t n : {1u, 31u, 32u, 33u, 257u, 1000u, 65'535u, 65'536u, 65'537u, 300'000u}) {
+    const std::string plain(n, 'x');
+    for (auto level : {PrivacyLevel::pl0, PrivacyLevel::pl1, PrivacyLevel::pl2}) {
+      auto body = seal_job_body(plain, level, router(), node().public_key());
+      ASSERT_TRUE(body) << reason(body);
+      EXPECT_EQ(job_body_size(n, level), body->bytes.size())
+          << n << " bytes at " << to_string(level);
+    }
+  }
+  EXPECT_GT(job_body_size(65'536, PrivacyLevel::pl1), 65'536u * 4 / 3);
+  EXPECT_EQ(job_body_size(1000, PrivacyLevel::pl3), 0u);
+}
+
+}  // namespace
+}  // namespace fedai::protocol
+
+namespace fedai::protocol {
+namespace {
+
+// Posted-price METERING charges each rate of the PRICE times its surge, rounded up to a whole
+// msat (nips/F-04): the node and the router both compute it here.
+TEST(SurgedRate, IsTheRateTimesTheSurgeRoundedUp) {
+  EXPECT_EQ(surged_rate(Msat{1'000}, Surge::from_milli(1'000)), Msat{1'000});
+  EXPECT_EQ(surged_rate(Msat{1'000}, Surge::from_milli(1'500)), Msat{1'500});
+  EXPECT_EQ(surged_rate(Msat{1'001}, Surge::from_milli(1'500)), Msat{1'502});  // 1501.5 -> 1502
+  EXPECT_EQ(surged_rate(Msat{3}, Surge::from_milli(1'001)), Msat{4});          // 3.003 -> 4
+  EXPECT_EQ(surged_rate(Msat{0}, Surge::from_milli(5'000)), Msat{0});
+  EXPECT_EQ(surged_rate(Msat{kMaxJsonInteger}, Surge::from_milli(5'000)), Msat{kMaxJsonInteger});
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <random>
 
 #include "core/machine/runner.h"
@@ -98,7 +99,8 @@ class Harness {
   }
 
   void announce(const PublicKey& node, const std::string& model, UnixMillis at,
-                Msat in = Msat{1000}, Msat out = Msat{2000}) {
+                Msat in = Msat{1000}, Msat out = Msat{2000},
+                const std::function<void(CapsReceived&)>& tweak = {}) {
     CapsReceived c;
     c.node = node;
     c.event_id = id(node.bytes[0], 1);
@@ -110,6 +112,7 @@ class Harness {
     c.privacy_max = protocol::PrivacyLevel::pl2;
     c.max_output_tokens = 4096;
     c.streaming = true;
+    if (tweak) tweak(c);
     ASSERT_EQ(push(RouterMachine::record(c, at)).status, Status::applied);
     PriceReceived p;
     p.node = node;
@@ -163,6 +166,58 @@ class Harness {
     b.bid.valid_until = at / 1000 + 30;
     b.bid.received_at = at;
     return b;
+  }
+
+  // A posted-price job requested at `at`; returns the node it is awarded to, if any.
+  std::optional<PublicKey> request_posted(const JobId& j, UnixMillis at,
+                                          JobMode mode = JobMode::posted,
+                                          std::uint64_t body_bytes = 0) {
+    JobRequested req;
+    req.job_id = j;
+    req.model = "tiny";
+    req.job_type = "chat";
+    req.input_tokens = 100;
+    req.max_output_tokens = 200;
+    req.max_price = Msat{1'000'000};
+    req.mode = mode;
+    req.deadline = Millis{10'000};
+    req.body_bytes = body_bytes;
+    EXPECT_EQ(push(RouterMachine::record(req, at)).status, Status::applied);
+    if (!has_effect(kComposeAward)) return std::nullopt;
+    return effect<ComposeAward>(kComposeAward).node;
+  }
+
+  // The runtime signed the job's AWARD for its current attempt at `at`: it is dispatched.
+  void award_sent(const JobId& j, UnixMillis at) {
+    const std::uint32_t attempt = job(j).attempts;
+    ASSERT_EQ(
+        push(RouterMachine::record(
+                 kAwardSent,
+                 EventSent{j, attempt, id(0x67, static_cast<std::uint8_t>(j.bytes[0] + attempt)), 0,
+                           "{}"},
+                 at))
+            .status,
+        Status::applied);
+    ASSERT_TRUE(has_effect(kDispatch));
+  }
+
+  // The current attempt's answer at `at`: ok, or refused with `error`.
+  void outcome(const JobId& j, UnixMillis at, bool ok,
+               protocol::ProtocolError error = protocol::ProtocolError::internal,
+               Millis retry_after = Millis{0}) {
+    DispatchOutcome o;
+    o.job_id = j;
+    o.attempt = job(j).attempts;
+    o.ok = ok;
+    o.error = error;
+    o.kind = ok ? market::Outcome::success : market::Outcome::failure;
+    o.reason = ok ? "" : "error: the node could not be reached";
+    o.tokens_in = 10;
+    o.tokens_out = 20;
+    o.price = Msat{500};
+    o.wall = Millis{100};
+    o.retry_after = retry_after;
+    ASSERT_EQ(push(RouterMachine::record(o, at)).status, Status::applied);
   }
 
   machine::Record timer(TimerKind kind, const JobId& j, std::uint32_t attempt, UnixMillis at) {
@@ -236,7 +291,8 @@ TEST(RouterMachine, AuctionHappyPath) {
                      150,
                      Msat{6500},
                      Millis{800},
-                     id(0x70)};
+                     id(0x70),
+                     Millis{0}};
   ASSERT_EQ(h.push(RouterMachine::record(ok, kT0 + 2400)).status, Status::applied);
   auto reply = h.effect<ClientReply>(kClientReply);
   EXPECT_TRUE(reply.ok);
@@ -389,7 +445,8 @@ TEST(RouterMachine, StaleOutcomesAreIgnored) {
                           0,
                           Msat{0},
                           Millis{0},
-                          EventId{}};
+                          EventId{},
+                          Millis{0}};
   h.push(RouterMachine::record(refused, kT0 + 1600));
   EXPECT_EQ(h.job(j).attempts, 2u);
   // A late answer for attempt 1 changes nothing.
@@ -404,7 +461,8 @@ TEST(RouterMachine, StaleOutcomesAreIgnored) {
                        1,
                        Msat{1},
                        Millis{1},
-                       id(0x71)};
+                       id(0x71),
+                       Millis{0}};
   EXPECT_EQ(h.push(RouterMachine::record(late, kT0 + 1700)).status, Status::applied);
   EXPECT_TRUE(h.effects().empty());
   EXPECT_EQ(h.hash(), before);
@@ -488,8 +546,12 @@ TEST(RouterMachine, DuplicateJobIdIsRefused) {
 // Random interleavings of requests, announcements, bids, timers and outcomes: applying the log
 // again from empty tables gives the same state hash (replay is deterministic).
 TEST(RouterMachine, ReplayOfRandomSessionsIsDeterministic) {
+  std::uint64_t opened = 0, busy = 0;  // the sessions reach the breaker and the busy pause
+  RouterPolicy p = policy();
+  p.breaker.failures_to_open = 2;
+  p.breaker.open_for = Millis{5'000};  // trials within a session (3 s a job)
   for (int seed = 1; seed <= 10; ++seed) {
-    Harness live;
+    Harness live(p);
     std::mt19937 rng(seed);
     PublicKey nodes[] = {kNodeA, kNodeB, kNodeC};
     for (const auto& n : nodes) live.announce(n, "tiny", kT0);
@@ -499,8 +561,10 @@ TEST(RouterMachine, ReplayOfRandomSessionsIsDeterministic) {
       EventId rfb = live.open_auction(j, t);
       for (const auto& n : nodes)
         if (rng() % 3)
-          live.push(RouterMachine::record(live.bid(j, rfb, n, Msat{1000 + rng() % 9000}, t + 100),
-                                          t + 100));
+          // Salted by the job: each BID has its own event id (the same id twice is a duplicate).
+          live.push(RouterMachine::record(
+              live.bid(j, rfb, n, Msat{1000 + rng() % 9000}, t + 100, static_cast<std::uint8_t>(k)),
+              t + 100));
       live.push(live.timer(TimerKind::bid_window, j, 1, t + 500));
       for (std::uint32_t attempt = 1; attempt <= 3; ++attempt) {
         if (live.job(j).phase != JobPhase::composing_award) break;
@@ -509,26 +573,51 @@ TEST(RouterMachine, ReplayOfRandomSessionsIsDeterministic) {
             EventSent{j, attempt, id(0x66, static_cast<std::uint8_t>(k * 4 + attempt)), 0, "{}"},
             t + 510));
         bool ok = rng() % 2;
+        // Failures of every kind the breaker tells apart: a fault, backpressure with and
+        // without a Retry-After, a timeout.
+        const protocol::ProtocolError errors[] = {
+            protocol::ProtocolError::runner, protocol::ProtocolError::busy,
+            protocol::ProtocolError::rate_limited, protocol::ProtocolError::timeout};
+        const protocol::ProtocolError error = errors[rng() % 4];
         DispatchOutcome o{j,
                           attempt,
                           ok,
-                          protocol::ProtocolError::runner,
-                          market::Outcome::failure,
+                          error,
+                          error == protocol::ProtocolError::timeout ? market::Outcome::timeout
+                                                                    : market::Outcome::failure,
                           "x",
                           1,
                           2,
                           Msat{900},
                           Millis{700},
-                          id(0x72)};
+                          id(0x72),
+                          Millis{rng() % 2 ? 0u : 1'000u * (rng() % 5)}};
         live.push(RouterMachine::record(o, t + 600 + attempt));
       }
       if (rng() % 4 == 0) live.push(RouterMachine::record(ClientGone{j}, t + 900));
+      // A node announces again now and then (an early trial when its breaker is open).
+      if (rng() % 3 == 0) {
+        StatusReceived st{nodes[rng() % 3],
+                          "node",
+                          (t + 950) / 1000,
+                          (t + 950) / 1000 + 90,
+                          protocol::Backpressure::normal,
+                          0,
+                          Millis{0}};
+        live.push(RouterMachine::record(st, t + 950));
+      }
       t += 3000;
     }
-    Harness replay;  // starts with the same policy record, then replays
+    Harness replay(p);  // starts with the same policy record, then replays
     for (std::size_t i = 1; i < live.log().size(); ++i) replay.push(live.log()[i]);
     EXPECT_EQ(replay.hash(), live.hash()) << "seed " << seed;
+    for (const auto& n : nodes) {
+      opened += live.peer(n).value_or(PeerStats{}).breaker.times_opened;
+      busy += live.peer(n).value_or(PeerStats{}).jobs_busy;
+    }
   }
+  EXPECT_GT(opened, 0u);
+  EXPECT_GT(busy, 0u);
 }
 
 // The newest kKeepFinishedJobs finished jobs are kept; an older one is forgotten with its
@@ -570,6 +659,352 @@ TEST(RouterMachine, KeepsOnlyTheNewestFinishedJobs) {
       h.push(RouterMachine::record(h.bid(first, rfb, kNodeA, Msat{5000}, kT0 + 2000), kT0 + 2000))
           .error,
       "invalid: BID names no RFB of ours");
+}
+
+// ---- The circuit breaker counts incidents (nips/F-03) ----
+
+// One crash kills the node's three jobs at once: one incident, not three; the breaker stays
+// closed. Jobs sent after that, failing one after another, still open it after three.
+TEST(RouterMachine, ConcurrentFailuresOfOneCrashAreOneIncident) {
+  Harness h;
+  h.announce(kNodeA, "tiny", kT0);
+  const JobId jobs[] = {job_id(0x21), job_id(0x22), job_id(0x23)};
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(h.request_posted(jobs[i], kT0 + 1000 + i), kNodeA);
+    h.award_sent(jobs[i], kT0 + 1010 + i);
+  }
+  for (int i = 0; i < 3; ++i) h.outcome(jobs[i], kT0 + 1400 + i, false);
+  PeerStats a = *h.peer(kNodeA);
+  EXPECT_EQ(a.jobs_failed, 3u);
+  EXPECT_EQ(a.breaker.consecutive_failures, 1u);
+  EXPECT_EQ(a.breaker.state, market::Breaker::State::closed);
+  for (const JobId& j : jobs) {
+    EXPECT_EQ(h.job(j).phase, JobPhase::failed);  // posted only, no other node
+    EXPECT_EQ(h.job(j).error, protocol::ProtocolError::internal);
+  }
+
+  // The node is still chosen; two more failures, each job sent after the last one was seen.
+  UnixMillis t = kT0 + 2000;
+  for (std::uint8_t n = 0x24; n <= 0x25; ++n) {
+    ASSERT_EQ(h.request_posted(job_id(n), t), kNodeA);
+    h.award_sent(job_id(n), t + 10);
+    h.outcome(job_id(n), t + 50, false);
+    t += 100;
+  }
+  a = *h.peer(kNodeA);
+  EXPECT_EQ(a.breaker.consecutive_failures, 3u);
+  EXPECT_EQ(a.breaker.state, market::Breaker::State::open);
+  EXPECT_EQ(a.breaker.times_opened, 1u);
+  EXPECT_EQ(a.breaker.open_until, kT0 + 2150 + 60'000);
+  // Open: no posted award goes to it.
+  EXPECT_EQ(h.request_posted(job_id(0x26), kT0 + 3000), std::nullopt);
+  EXPECT_EQ(h.effect<ClientReply>(kClientReply).error, protocol::ProtocolError::no_bids);
+}
+
+// A 429 (or ERR_BUSY) is backpressure: neither reputation nor breaker hear of it, the node is
+// paused for its Retry-After, and the job goes to another node.
+TEST(RouterMachine, ABusyAnswerIsBackpressureNotAFailure) {
+  Harness h;
+  h.announce(kNodeA, "tiny", kT0, Msat{100}, Msat{100});  // the cheapest
+  h.announce(kNodeB, "tiny", kT0);
+  const JobId j = job_id(0x30);
+  ASSERT_EQ(h.request_posted(j, kT0 + 1000), kNodeA);
+  h.award_sent(j, kT0 + 1010);
+  const PeerStats before = h.peer(kNodeA).value_or(PeerStats{});  // none yet: a fresh peer
+  h.outcome(j, kT0 + 1020, false, protocol::ProtocolError::rate_limited, Millis{5'000});
+  // Retried at once on B.
+  EXPECT_EQ(h.effect<ComposeAward>(kComposeAward).node, kNodeB);
+  EXPECT_EQ(h.job(j).attempts, 2u);
+  PeerStats a = *h.peer(kNodeA);
+  EXPECT_EQ(a.jobs_busy, 1u);
+  EXPECT_EQ(a.jobs_failed, 0u);
+  EXPECT_EQ(a.breaker, before.breaker);
+  EXPECT_EQ(a.reputation, before.reputation);
+  EXPECT_EQ(a.retry_at, kT0 + 1020 + 5'000);
+  EXPECT_EQ(a.busy_until, kT0 + 1020 + 5'000);
+  // Paused: the next job goes to B too, until the pause is over.
+  EXPECT_EQ(h.request_posted(job_id(0x31), kT0 + 6019), kNodeB);
+  EXPECT_EQ(h.request_posted(job_id(0x32), kT0 + 6020), kNodeA);
+  // Without a Retry-After the pause is the policy's (1 s); with only the busy node left the
+  // client hears ERR_BUSY (503), not the node's 429.
+  h.award_sent(job_id(0x32), kT0 + 6030);
+  h.outcome(job_id(0x32), kT0 + 6040, false, protocol::ProtocolError::busy);
+  EXPECT_EQ(h.peer(kNodeA)->busy_until, kT0 + 6040 + 1'000);
+  EXPECT_EQ(h.effect<ComposeAward>(kComposeAward).node, kNodeB);
+  h.award_sent(job_id(0x32), kT0 + 6050);
+  h.outcome(job_id(0x32), kT0 + 6060, false, protocol::ProtocolError::rate_limited);
+  auto reply = h.effect<ClientReply>(kClientReply);
+  EXPECT_FALSE(reply.ok);
+  EXPECT_EQ(reply.error, protocol::ProtocolError::busy);
+  EXPECT_EQ(h.peer(kNodeB)->jobs_failed, 0u);
+  EXPECT_EQ(h.peer(kNodeB)->breaker.consecutive_failures, 0u);
+  // Both answered busy a moment ago (no Retry-After): still the cheaper goes, rather than none.
+  EXPECT_EQ(h.request_posted(job_id(0x33), kT0 + 6070), kNodeA);
+}
+
+// After its open period the next job is the node's one trial: other jobs pass it by until the
+// trial settles; a failed trial doubles the period, a successful one closes the breaker.
+TEST(RouterMachine, HalfOpenSendsOneTrial) {
+  RouterPolicy p = policy();
+  p.breaker.failures_to_open = 1;
+  Harness h(p);
+  h.announce(kNodeA, "tiny", kT0, Msat{100}, Msat{100});
+  h.announce(kNodeB, "tiny", kT0);
+  ASSERT_EQ(h.request_posted(job_id(0x40), kT0 + 1000), kNodeA);
+  h.award_sent(job_id(0x40), kT0 + 1010);
+  h.outcome(job_id(0x40), kT0 + 1020, false);
+  ASSERT_EQ(h.peer(kNodeA)->breaker.state, market::Breaker::State::open);
+  const UnixMillis over = kT0 + 1020 + 60'000;
+  EXPECT_EQ(h.request_posted(job_id(0x41), over - 1), kNodeB);
+  // The trial, then a job while it is out.
+  ASSERT_EQ(h.request_posted(job_id(0x42), over), kNodeA);
+  EXPECT_TRUE(h.job(job_id(0x42)).trial);
+  EXPECT_EQ(h.peer(kNodeA)->breaker.state, market::Breaker::State::half_open);
+  EXPECT_EQ(h.request_posted(job_id(0x43), over + 1), kNodeB);
+  EXPECT_FALSE(h.job(job_id(0x43)).trial);
+  // It fails: open for 120 s.
+  h.award_sent(job_id(0x42), over + 10);
+  h.outcome(job_id(0x42), over + 20, false);
+  EXPECT_EQ(h.peer(kNodeA)->breaker.state, market::Breaker::State::open);
+  EXPECT_EQ(h.peer(kNodeA)->breaker.open_for, Millis{120'000});
+  // The next trial succeeds: closed.
+  const UnixMillis again = over + 20 + 120'000;
+  ASSERT_EQ(h.request_posted(job_id(0x44), again), kNodeA);
+  h.award_sent(job_id(0x44), again + 10);
+  h.outcome(job_id(0x44), again + 20, true);
+  EXPECT_EQ(h.peer(kNodeA)->breaker.state, market::Breaker::State::closed);
+  EXPECT_EQ(h.peer(kNodeA)->breaker.consecutive_failures, 0u);
+  EXPECT_EQ(h.request_posted(job_id(0x45), again + 30), kNodeA);
+  EXPECT_FALSE(h.job(job_id(0x45)).trial);
+}
+
+// A trial whose client goes away says nothing of the node: the next job is the trial.
+TEST(RouterMachine, AnAbandonedTrialIsGivenBack) {
+  RouterPolicy p = policy();
+  p.breaker.failures_to_open = 1;
+  Harness h(p);
+  h.announce(kNodeA, "tiny", kT0);
+  ASSERT_EQ(h.request_posted(job_id(0x48), kT0 + 1000), kNodeA);
+  h.award_sent(job_id(0x48), kT0 + 1010);
+  h.outcome(job_id(0x48), kT0 + 1020, false);
+  const UnixMillis over = kT0 + 1020 + 60'000;
+  ASSERT_EQ(h.request_posted(job_id(0x49), over), kNodeA);
+  EXPECT_EQ(h.request_posted(job_id(0x4a), over + 1), std::nullopt);
+  ASSERT_EQ(h.push(RouterMachine::record(ClientGone{job_id(0x49)}, over + 2)).status,
+            Status::applied);
+  EXPECT_EQ(h.peer(kNodeA)->breaker.state, market::Breaker::State::open);
+  EXPECT_EQ(h.request_posted(job_id(0x4b), over + 3), kNodeA);
+  EXPECT_TRUE(h.job(job_id(0x4b)).trial);
+}
+
+// A node that restarts announces at once: its trial comes then, not at the end of the period.
+TEST(RouterMachine, AReannouncedNodeGetsItsTrialAtOnce) {
+  Harness h;
+  h.announce(kNodeA, "tiny", kT0);
+  auto status = [](std::int64_t created_at) {
+    return StatusReceived{
+        kNodeA, "node", created_at, created_at + 90, protocol::Backpressure::normal, 0, Millis{0}};
+  };
+  UnixMillis t = kT0 + 1000;
+  for (std::uint8_t n = 0x50; n < 0x53; ++n) {
+    ASSERT_EQ(h.request_posted(job_id(n), t), kNodeA);
+    h.award_sent(job_id(n), t + 10);
+    // Its periodic STATUS, just before the failure that opens the breaker, in the same second.
+    if (n == 0x52) h.push(RouterMachine::record(status((t + 20) / 1000), t + 15));
+    h.outcome(job_id(n), t + 20, false);
+    t += 100;
+  }
+  const UnixMillis opened = t - 80;
+  ASSERT_EQ(h.peer(kNodeA)->breaker.state, market::Breaker::State::open);
+  ASSERT_EQ(h.peer(kNodeA)->breaker.opened_at, opened);
+  EXPECT_EQ(h.request_posted(job_id(0x53), opened + 100), std::nullopt);
+  // A STATUS from before it opened changes nothing, nor does a relay's copy of the one stored.
+  h.push(RouterMachine::record(status(opened / 1000 - 5), opened + 150));
+  h.push(RouterMachine::record(status(opened / 1000), opened + 200));
+  EXPECT_TRUE(h.peer(kNodeA)->breaker.is_open(opened + 200));
+  // A new one (the node restarted) ends the open period.
+  ASSERT_EQ(h.push(RouterMachine::record(status((opened + 1000) / 1000), opened + 1050)).status,
+            Status::applied);
+  EXPECT_EQ(h.peer(kNodeA)->breaker.open_until, opened + 1050);
+  ASSERT_EQ(h.request_posted(job_id(0x54), opened + 1100), kNodeA);
+  EXPECT_TRUE(h.job(job_id(0x54)).trial);
+  h.award_sent(job_id(0x54), opened + 1110);
+  h.outcome(job_id(0x54), opened + 1200, true);
+  EXPECT_EQ(h.peer(kNodeA)->breaker.state, market::Breaker::State::closed);
+}
+
+// In an auction, a bid from a node excluded since it arrived (its breaker opened meanwhile)
+// is passed over at clearing.
+TEST(RouterMachine, ClearingPassesOverANodeExcludedSinceItBid) {
+  RouterPolicy p = policy();
+  p.breaker.failures_to_open = 1;
+  Harness h(p);
+  h.announce(kNodeA, "tiny", kT0);
+  h.announce(kNodeB, "tiny", kT0);
+  const JobId j = job_id(0x58);
+  EventId rfb = h.open_auction(j, kT0 + 1000);
+  h.push(RouterMachine::record(h.bid(j, rfb, kNodeA, Msat{3000}, kT0 + 1100), kT0 + 1100));
+  h.push(RouterMachine::record(h.bid(j, rfb, kNodeB, Msat{4000}, kT0 + 1100), kT0 + 1100));
+  // Meanwhile A fails another job and its breaker opens.
+  ASSERT_EQ(h.request_posted(job_id(0x59), kT0 + 1200), kNodeA);
+  h.award_sent(job_id(0x59), kT0 + 1210);
+  h.outcome(job_id(0x59), kT0 + 1220, false);
+  ASSERT_EQ(h.push(h.timer(TimerKind::bid_window, j, 1, kT0 + 1500)).status, Status::applied);
+  EXPECT_EQ(h.effect<ComposeAward>(kComposeAward).node, kNodeB);
+}
+
+// A node that answered busy may bid: its bid counts. For a second other bidders go first, but
+// it wins when it is the only one; a Retry-After excludes it outright.
+TEST(RouterMachine, ABusyNodesBidIsPassedOverWhileOthersAreLeft) {
+  Harness h;
+  h.announce(kNodeA, "tiny", kT0, Msat{100}, Msat{100});
+  h.announce(kNodeB, "tiny", kT0);
+  ASSERT_EQ(h.request_posted(job_id(0x5a), kT0 + 1000, JobMode::posted), kNodeA);
+  h.award_sent(job_id(0x5a), kT0 + 1010);
+  h.outcome(job_id(0x5a), kT0 + 1020, false, protocol::ProtocolError::busy);
+  ASSERT_EQ(h.peer(kNodeA)->busy_until, kT0 + 2020);
+  ASSERT_EQ(h.peer(kNodeA)->retry_at, 0);
+  std::uint8_t n = 0;
+  // Auctions cleared at `at` + 500 with bids from `bidders`: who wins.
+  auto auction = [&](UnixMillis at, std::vector<PublicKey> bidders) -> std::optional<PublicKey> {
+    ++n;
+    const JobId j = job_id(static_cast<std::uint8_t>(0x70 + n));
+    EventId rfb = h.open_auction(j, at);
+    for (const auto& b : bidders) {
+      const Msat price{b == kNodeA ? 3000u : 4000u};
+      EXPECT_EQ(
+          h.push(RouterMachine::record(h.bid(j, rfb, b, price, at + 100, n), at + 100)).status,
+          Status::applied);
+    }
+    EXPECT_EQ(h.push(h.timer(TimerKind::bid_window, j, 1, at + 500)).status, Status::applied);
+    if (!h.has_effect(kComposeAward)) return std::nullopt;
+    return h.effect<ComposeAward>(kComposeAward).node;
+  };
+  EXPECT_EQ(auction(kT0 + 1100, {kNodeA, kNodeB}), kNodeB);  // cleared at 1,600: paused
+  EXPECT_EQ(auction(kT0 + 1200, {kNodeA}), kNodeA);          // the only one: it goes
+  EXPECT_EQ(auction(kT0 + 1600, {kNodeA, kNodeB}), kNodeA);  // cleared at 2,100: the cheaper
+  // With a Retry-After of 2 s it gets nothing until then, even alone.
+  ASSERT_EQ(h.request_posted(job_id(0x5b), kT0 + 3000, JobMode::posted), kNodeA);
+  h.award_sent(job_id(0x5b), kT0 + 3010);
+  h.outcome(job_id(0x5b), kT0 + 3020, false, protocol::ProtocolError::busy, Millis{2'000});
+  ASSERT_EQ(h.peer(kNodeA)->retry_at, kT0 + 5020);
+  EXPECT_EQ(auction(kT0 + 3100, {kNodeA}), std::nullopt);
+  EXPECT_EQ(h.job(job_id(static_cast<std::uint8_t>(0x70 + n))).phase, JobPhase::cooling);
+  EXPECT_EQ(auction(kT0 + 4600, {kNodeA}), kNodeA);  // cleared at 5,100
+}
+
+// ---- Sizes nodes announce (F-02 limits, F-06 ERR_TOO_LARGE) ----
+
+// A job no node takes fails at once with ERR_TOO_LARGE: no auction, no award.
+TEST(RouterMachine, AJobLargerThanEveryNodeTakesFailsBeforeAnyAuction) {
+  Harness h;
+  h.announce(kNodeA, "tiny", kT0, Msat{1000}, Msat{2000},
+             [](CapsReceived& c) { c.max_body_bytes = 64 << 10; });
+  h.announce(kNodeB, "tiny", kT0, Msat{1000}, Msat{2000},
+             [](CapsReceived& c) { c.max_body_bytes = 128 << 10; });
+  for (JobMode mode : {JobMode::auction, JobMode::posted_then_auction}) {
+    const JobId j = job_id(mode == JobMode::auction ? 0x60 : 0x61);
+    EXPECT_EQ(h.request_posted(j, kT0 + 1000, mode, 900'000), std::nullopt);
+    EXPECT_FALSE(h.has_effect(kComposeRfb));
+    auto reply = h.effect<ClientReply>(kClientReply);
+    EXPECT_FALSE(reply.ok);
+    EXPECT_EQ(reply.error, protocol::ProtocolError::too_large);
+    EXPECT_EQ(reply.attempt, 0u);  // 413 to the client: no node was tried
+    EXPECT_NE(reply.reason.find("900000 bytes as sent, the largest a node takes is 131072"),
+              std::string::npos)
+        << reply.reason;
+    EXPECT_EQ(h.job(j).phase, JobPhase::failed);
+  }
+  // One that fits B only goes to B, though A is as cheap.
+  EXPECT_EQ(h.request_posted(job_id(0x62), kT0 + 2000, JobMode::posted, 100'000), kNodeB);
+}
+
+// The size that counts is the body as sent: a PL1 body is sealed (NIP-44, base64), a third
+// larger than its plaintext.
+TEST(RouterMachine, ASealedBodyIsMeasuredAsSent) {
+  Harness h;
+  h.announce(kNodeA, "tiny", kT0, Msat{100}, Msat{100},
+             [](CapsReceived& c) { c.max_body_bytes = 70'000; });
+  h.announce(kNodeB, "tiny", kT0, Msat{1000}, Msat{2000},
+             [](CapsReceived& c) { c.max_body_bytes = 100'000; });
+  JobRequested req;
+  req.job_id = job_id(0x63);
+  req.model = "tiny";
+  req.job_type = "chat";
+  req.input_tokens = 100;
+  req.max_output_tokens = 200;
+  req.max_price = Msat{1'000'000};
+  req.mode = JobMode::posted;
+  req.body_bytes = 60'000;  // 80,140 bytes sealed
+  req.privacy = protocol::PrivacyLevel::pl1;
+  ASSERT_EQ(h.push(RouterMachine::record(req, kT0 + 1000)).status, Status::applied);
+  EXPECT_EQ(h.effect<ComposeAward>(kComposeAward).node, kNodeB);
+  req.job_id = job_id(0x64);
+  req.privacy = protocol::PrivacyLevel::pl0;  // 60,000 bytes in the clear: A takes it
+  ASSERT_EQ(h.push(RouterMachine::record(req, kT0 + 1001)).status, Status::applied);
+  EXPECT_EQ(h.effect<ComposeAward>(kComposeAward).node, kNodeA);
+}
+
+TEST(RouterMachine, AJobOverEveryContextFailsBeforeAnyAuction) {
+  Harness h;
+  h.announce(kNodeA, "tiny", kT0, Msat{1000}, Msat{2000},
+             [](CapsReceived& c) { c.context_tokens = 256; });
+  JobRequested req;
+  req.job_id = job_id(0x65);
+  req.model = "tiny";
+  req.job_type = "chat";
+  req.input_tokens = 200;
+  req.max_output_tokens = 57;  // 257 > 256
+  req.max_price = Msat{1'000'000};
+  ASSERT_EQ(h.push(RouterMachine::record(req, kT0 + 1000)).status, Status::applied);
+  auto reply = h.effect<ClientReply>(kClientReply);
+  EXPECT_EQ(reply.error, protocol::ProtocolError::too_large);
+  EXPECT_NE(reply.reason.find("200 + 57 tokens, the largest context is 256"), std::string::npos)
+      << reply.reason;
+  // Within it: the auction starts.
+  req.job_id = job_id(0x66);
+  req.max_output_tokens = 56;
+  ASSERT_EQ(h.push(RouterMachine::record(req, kT0 + 1001)).status, Status::applied);
+  EXPECT_TRUE(h.has_effect(kComposeRfb));
+  // A model no node announces is for the auction to find out (ERR_NO_BIDS), not ERR_TOO_LARGE.
+  req.job_id = job_id(0x67);
+  req.model = "other";
+  req.max_output_tokens = 4000;
+  ASSERT_EQ(h.push(RouterMachine::record(req, kT0 + 1002)).status, Status::applied);
+  EXPECT_TRUE(h.has_effect(kComposeRfb));
+}
+
+// A node whose limits the job exceeds may bid (it does not see the body's size): its bid does
+// not count.
+TEST(RouterMachine, ABidFromANodeTooSmallForTheJobIsRefused) {
+  Harness h;
+  h.announce(kNodeA, "tiny", kT0, Msat{1000}, Msat{2000},
+             [](CapsReceived& c) { c.max_body_bytes = 10'000; });
+  h.announce(kNodeB, "tiny", kT0, Msat{1000}, Msat{2000},
+             [](CapsReceived& c) { c.max_body_bytes = 100'000; });
+  JobRequested req;
+  req.job_id = job_id(0x68);
+  req.model = "tiny";
+  req.job_type = "chat";
+  req.input_tokens = 100;
+  req.max_output_tokens = 200;
+  req.max_price = Msat{1'000'000};
+  req.body_bytes = 50'000;
+  ASSERT_EQ(h.push(RouterMachine::record(req, kT0 + 1000)).status, Status::applied);
+  const EventId rfb = id(0x50, req.job_id.bytes[0]);
+  ASSERT_EQ(
+      h.push(RouterMachine::record(kRfbSent, EventSent{req.job_id, 0, rfb, 0, "{}"}, kT0 + 1000))
+          .status,
+      Status::applied);
+  auto r = h.push(
+      RouterMachine::record(h.bid(req.job_id, rfb, kNodeA, Msat{3000}, kT0 + 1100), kT0 + 1100));
+  EXPECT_EQ(r.status, Status::rejected);
+  EXPECT_TRUE(r.error.starts_with("invalid: the job is larger than the node announces")) << r.error;
+  EXPECT_EQ(h.push(RouterMachine::record(h.bid(req.job_id, rfb, kNodeB, Msat{4000}, kT0 + 1100),
+                                         kT0 + 1100))
+                .status,
+            Status::applied);
+  EXPECT_EQ(h.book(req.job_id).bids.size(), 1u);
 }
 
 }  // namespace
