@@ -129,7 +129,7 @@ Result<AnswerParts> split_answer(std::string_view json) {
   return parts;
 }
 
-Checked<VerifiedAnswer> verify_answer(std::string_view answer_json, const JobContext& job,
+Refused<VerifiedAnswer> verify_answer(std::string_view answer_json, const JobContext& job,
                                       const Rates& rates, protocol::ConversationKeyCache& keys,
                                       std::optional<std::string_view> streamed_text,
                                       std::size_t max_event_bytes) {

@@ -41,7 +41,7 @@ struct VerifiedAnswer {
 // tokens_out <= max_output_tokens; price_msat <= the awarded price and <= the price at the
 // bid's rates for the tokens metered; a payment_request verifies, is by the node and names this
 // METERING for its price. `keys` is the router's (keys.self()).
-Checked<VerifiedAnswer> verify_answer(std::string_view answer_json, const JobContext& job,
+Refused<VerifiedAnswer> verify_answer(std::string_view answer_json, const JobContext& job,
                                       const Rates& rates, protocol::ConversationKeyCache& keys,
                                       std::optional<std::string_view> streamed_text,
                                       std::size_t max_event_bytes = 16 << 20);

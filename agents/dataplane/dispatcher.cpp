@@ -236,7 +236,7 @@ class DispatchOp final : public Dispatch, public std::enable_shared_from_this<Di
     auto v = verify_answer(answer, job_, rates_, keys_, streamed, max_answer_bytes_);
     if (!v) {
       abort(failure(ProtocolError::bad_result, market::Outcome::bad_receipt,
-                    v.refusal().reason.to_string()));
+                    v.error().reason.to_string()));
       return;
     }
     DispatchResult r;

@@ -100,13 +100,13 @@ JobContext VerifiedSubmit::context() const {
   return c;
 }
 
-Checked<VerifiedSubmit> verify_job_submit(const SubmitRequest& request, UnixSeconds now,
+Refused<VerifiedSubmit> verify_job_submit(const SubmitRequest& request, UnixSeconds now,
                                           const Keypair& node, const NodeLimits& limits) {
   protocol::ConversationKeyCache keys(node, 1);
   return verify_job_submit(request, now, keys, limits);
 }
 
-Checked<VerifiedSubmit> verify_job_submit(const SubmitRequest& request, UnixSeconds now,
+Refused<VerifiedSubmit> verify_job_submit(const SubmitRequest& request, UnixSeconds now,
                                           protocol::ConversationKeyCache& keys,
                                           const NodeLimits& limits) {
   VerifiedSubmit v;

@@ -77,11 +77,11 @@ struct VerifiedSubmit {
 //   413 (invalid:) the body is over limits.max_body_bytes;
 //   422 (invalid:) the privacy level is above limits.privacy_max.
 // `keys` is the node's (keys.self()): it opens the AWARD and the sealed body.
-Checked<VerifiedSubmit> verify_job_submit(const SubmitRequest& request, UnixSeconds now,
+Refused<VerifiedSubmit> verify_job_submit(const SubmitRequest& request, UnixSeconds now,
                                           protocol::ConversationKeyCache& keys,
                                           const NodeLimits& limits = {});
 // The same without a key cache (each call derives its conversation key).
-Checked<VerifiedSubmit> verify_job_submit(const SubmitRequest& request, UnixSeconds now,
+Refused<VerifiedSubmit> verify_job_submit(const SubmitRequest& request, UnixSeconds now,
                                           const Keypair& node, const NodeLimits& limits = {});
 
 // "Nostr <base64>" or "<base64>" (the award header) to a parsed event, unverified. `what` names

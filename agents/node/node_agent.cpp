@@ -359,7 +359,7 @@ void NodeAgent::Impl::announce_all() {
                 publish(event, "PRICE");
               else
                 spdlog::error("cannot record PRICE {}: {}", event.id.hex().substr(0, 12),
-                              results.empty() ? "" : results[0].error);
+                              results.empty() ? "" : results[0].refusal.to_string());
             });
       } else
         spdlog::error("cannot build PRICE for {}: {}", model, e.error().to_string());

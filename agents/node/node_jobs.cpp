@@ -12,22 +12,6 @@
 #include "core/protocol/protocol.h"
 
 namespace fedai::agents {
-namespace {
-
-// A refusal from the state machine ("duplicate: ...", "error: busy: ...", "invalid: ...") as the
-// data plane's F-06 code.
-dataplane::Refusal machine_refusal(const std::string& error) {
-  using protocol::ProtocolError;
-  if (error.starts_with("duplicate:"))
-    return dataplane::refuse(ProtocolError::duplicate, error.substr(11));
-  if (error.find("busy") != std::string::npos)
-    return dataplane::refuse(ProtocolError::busy, "no free slot");
-  if (error.starts_with("invalid:"))
-    return dataplane::refuse(ProtocolError::invalid, error.substr(9));
-  return dataplane::refuse(ProtocolError::internal, error);
-}
-
-}  // namespace
 
 void NodeAgent::Impl::register_routes() {
   server->route("POST", "/fedai/v1/jobs",
@@ -74,8 +58,8 @@ void NodeAgent::Impl::handle_job(http::Request request,
     jobs_refused->inc();
     if (std::uint64_t held; log_limiter.allow("submit refused", held))
       spdlog::info("JOB_SUBMIT from {} refused: {}{}", request.remote,
-                   checked.refusal().reason.to_string(), LogLimiter::suffix(held));
-    return dataplane::reply_refusal(*responder, checked.refusal());
+                   checked.error().reason.to_string(), LogLimiter::suffix(held));
+    return dataplane::reply_refusal(*responder, checked.error());
   }
   auto verified = std::make_shared<dataplane::VerifiedSubmit>(std::move(*checked));
 
@@ -142,12 +126,13 @@ void NodeAgent::Impl::handle_job(http::Request request,
       [this, verified, responder, rates, model,
        accepted_at](std::vector<store::AppendResult> results) {
         if (results.empty() || results[0].status != machine::ApplyOutcome::Status::applied) {
+          // The reducer's refusal, with its F-06 code: busy is 503, a second use of the award
+          // 409, a lapsed one 410, ...
           jobs_refused->inc();
-          std::string error = results.empty() ? "error: no answer from the state machine"
-                              : results[0].status == machine::ApplyOutcome::Status::duplicate
-                                  ? "duplicate: this JOB_SUBMIT was seen before"
-                                  : results[0].error;
-          return dataplane::reply_refusal(*responder, machine_refusal(error));
+          return dataplane::reply_refusal(
+              *responder, results.empty() ? dataplane::refuse(protocol::ProtocolError::internal,
+                                                              "the state did not answer")
+                                          : results[0].refusal);
         }
         run_job(verified, responder, rates, model, accepted_at);
       });

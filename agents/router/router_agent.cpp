@@ -226,7 +226,8 @@ void RouterAgent::Impl::on_bid(const Event& e) {
       {router::RouterMachine::record(r, now)},
       [id = e.id](std::vector<store::AppendResult> results) {
         if (!results.empty() && results[0].status == machine::ApplyOutcome::Status::rejected)
-          spdlog::debug("bid {} not counted: {}", id.hex().substr(0, 12), results[0].error);
+          spdlog::debug("bid {} not counted: {}", id.hex().substr(0, 12),
+                        results[0].refusal.to_string());
       });
 }
 

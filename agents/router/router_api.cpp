@@ -276,8 +276,11 @@ void RouterAgent::Impl::handle_chat(http::Request request,
         if (results.empty() || results[0].status == machine::ApplyOutcome::Status::applied) return;
         auto it = pending.find(id);
         if (it == pending.end()) return;
-        it->second.responder->reply(400, "application/json",
-                                    openai::error_json(results[0].error, "ERR_INVALID"));
+        // The reducer's refusal with its F-06 code, as the client's status (400, 409, ...).
+        const protocol::Refusal& refusal = results[0].refusal;
+        it->second.responder->reply(
+            refusal.http_status(), "application/json",
+            openai::error_json(refusal.reason.to_string(), protocol::to_string(refusal.code)));
         pending.erase(it);
       });
 }

@@ -59,8 +59,9 @@ Status AgentHost::start(HostedAgent& agent, const AgentHostOptions& options) {
                  [&](std::vector<store::AppendResult> results) { opened.set_value(results); });
   for (const auto& r : opened.get_future().get())
     if (r.status == machine::ApplyOutcome::Status::rejected)
-      return fail(make_error(ErrorCode::error,
-                             "the " + options.name + "'s state refused its start: " + r.error));
+      return fail(make_error(
+          ErrorCode::error,
+          "the " + options.name + "'s state refused its start: " + r.refusal.to_string()));
 
   // Relays: the effects that resume may publish.
   relay::RelayPoolOptions pool_options;

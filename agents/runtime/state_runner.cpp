@@ -66,7 +66,7 @@ void StateRunner::finish(AppendDone then, std::vector<store::AppendResult> resul
     } else {
       refused_.inc();
       if (r.status == machine::ApplyOutcome::Status::rejected)
-        spdlog::debug("record refused: {}", r.error);
+        spdlog::debug("record refused: {}", r.refusal.to_string());
     }
   }
   if (then) then(std::move(results));

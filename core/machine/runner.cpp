@@ -88,6 +88,8 @@ ApplyOutcome replay_record(const Machine& machine, Overlay& txn, const Record& r
     prune_seen(txn, record.at, options.prune_per_record);
     if (txn.get(kSeenTable, id_bytes(*record.event_id))) {
       out.status = ApplyOutcome::Status::duplicate;
+      out.refusal = protocol::refuse(protocol::ProtocolError::duplicate,
+                                     "event " + record.event_id->hex() + " was seen before");
       return out;
     }
   }
@@ -95,11 +97,15 @@ ApplyOutcome replay_record(const Machine& machine, Overlay& txn, const Record& r
     txn.erase(kOutboxTable, record.payload);
   } else {
     std::size_t before = txn.effects().size();
+    Applied applied;
     try {
-      machine.apply(record, txn);
+      applied = machine.apply(record, txn);
     } catch (const std::exception& e) {
+      applied = protocol::refuse(protocol::ProtocolError::internal, e.what());
+    }
+    if (!applied) {
       out.status = ApplyOutcome::Status::rejected;
-      out.error = e.what();
+      out.refusal = applied.error();
       return out;
     }
     for (std::size_t i = before; i < txn.effects().size(); ++i) {

@@ -4,8 +4,9 @@
 // 2. Seen ids older than the TTL (by record time) are forgotten, a few per record, so the seen
 //    table stays bounded and pruning is a deterministic function of the log.
 // 3. The framework's own record type kEffectDone removes an effect from the outbox.
-// 4. Otherwise the machine's reducer runs in an Overlay; if it throws, the record is refused and
-//    nothing it wrote survives. Effects it emitted go to the outbox under their ids.
+// 4. Otherwise the machine's reducer runs in an Overlay; if it refuses the record (or throws, a
+//    programming error: ERR_INTERNAL), nothing it wrote survives. Effects it emitted go to the
+//    outbox under their ids.
 //
 // Replaying the same records from empty tables therefore gives the same tables, which
 // state_hash() summarises.
@@ -38,7 +39,7 @@ struct RunnerOptions {
 struct ApplyOutcome {
   enum class Status { applied, duplicate, rejected };
   Status status = Status::applied;
-  std::string error;            // for rejected
+  protocol::Refusal refusal;    // unless applied: why (the reducer's F-06 code, or duplicate)
   std::vector<Effect> effects;  // emitted by this record
 };
 

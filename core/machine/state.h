@@ -17,10 +17,14 @@
 #include <string_view>
 
 #include "core/nostr/event.h"
+#include "core/protocol/refusal.h"
 
 namespace fedai::machine {
 
 using UnixMillis = std::int64_t;
+
+// What a reducer says of a record: taken, or refused and why (nips/F-06).
+using Applied = Result<void, protocol::Refusal>;
 
 struct Record {
   std::uint16_t type = 0;  // the machine's own numbering
@@ -68,9 +72,11 @@ class Machine {
   virtual std::uint32_t version() const { return 1; }
   // The projection tables, by TableId (their index here).
   virtual std::span<const std::string_view> tables() const = 0;
-  // The reducer: a deterministic function of the transaction's state and the record. It throws
-  // only on programming errors; the store then refuses the record and keeps the state unchanged.
-  virtual void apply(const Record& record, StateTxn& txn) const = 0;
+  // The reducer: a deterministic function of the transaction's state and the record. A record it
+  // does not take is refused with its F-06 code (a value, carried to whoever appended it: an HTTP
+  // handler answers with the code's status); the store then keeps the state unchanged. It throws
+  // only on programming errors (a malformed record), which the store refuses as ERR_INTERNAL.
+  virtual Applied apply(const Record& record, StateTxn& txn) const = 0;
 };
 
 }  // namespace fedai::machine

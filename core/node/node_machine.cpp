@@ -9,6 +9,10 @@
 namespace fedai::node {
 namespace {
 
+using machine::Applied;
+using protocol::ProtocolError;
+using protocol::refuse;
+
 std::string key_of(const EventId& id) {
   return std::string(reinterpret_cast<const char*>(id.data()), 32);
 }
@@ -76,27 +80,35 @@ class NodeMachine::Run {
   Run(machine::StateTxn& txn, UnixMillis now)
       : p_(NodeMachine::policy(txn)), txn_(txn), now_(now) {}
 
-  void apply(const machine::Record& r) {
+  Applied apply(const machine::Record& r) {
     expire_due();  // whatever the record: what lapsed by its time goes, a few entries a record
     switch (r.type) {
       case kRfbReceived:
-        return rfb_received(decode_or_throw<RfbReceived>(r));
+        rfb_received(decode_or_throw<RfbReceived>(r));
+        return {};
       case kBidSent:
-        return bid_sent(decode_or_throw<BidSent>(r));
+        bid_sent(decode_or_throw<BidSent>(r));
+        return {};
       case kAwardSeen:
-        return award_seen(decode_or_throw<AwardSeen>(r));
+        award_seen(decode_or_throw<AwardSeen>(r));
+        return {};
       case kCancelSeen:
-        return cancel_seen(decode_or_throw<CancelSeen>(r));
+        cancel_seen(decode_or_throw<CancelSeen>(r));
+        return {};
       case kJobSubmitted:
         return job_submitted(decode_or_throw<JobSubmitted>(r));
       case kJobFinished:
-        return job_finished(decode_or_throw<JobFinished>(r));
+        job_finished(decode_or_throw<JobFinished>(r));
+        return {};
       case kTimerFired:
-        return timer_fired(decode_or_throw<TimerFired>(r));
+        timer_fired(decode_or_throw<TimerFired>(r));
+        return {};
       case kStartup:
-        return startup();
+        startup();
+        return {};
       case kPolicySet:
-        return txn_.put(kConfig, "policy", r.payload);
+        txn_.put(kConfig, "policy", r.payload);
+        return {};
       case kPriceAnnounced:
         return price_announced(decode_or_throw<PriceAnnounced>(r));
       default:
@@ -183,30 +195,31 @@ class NodeMachine::Run {
     }
   }
 
-  void job_submitted(const JobSubmitted& s) {
+  Applied job_submitted(const JobSubmitted& s) {
     // Its id is remembered as used until submit_by + slack: past that the AWARD can't be taken,
     // here as on the data plane (which refuses it past submit_by).
-    if (s.submit_by <= 0) throw Refusal(invalid("the AWARD has no submit_by"));
+    if (s.submit_by <= 0) return refuse(ProtocolError::invalid, "the AWARD has no submit_by");
     if (now_ / 1000 > s.submit_by + kExpirySlack)
-      throw Refusal(invalid("the AWARD passed its submit_by"));
+      return refuse(ProtocolError::award_expired, "the AWARD passed its submit_by");
     if (txn_.get(kUsedAwards, key_of(s.award_id)))
-      throw Refusal(make_error(ErrorCode::duplicate, "this AWARD was already used for a job"));
+      return refuse(ProtocolError::duplicate, "this AWARD was already used for a job");
     Load l = NodeMachine::load(txn_);
     if (s.rfb_id) {
       auto res = NodeMachine::reservation(txn_, *s.rfb_id);
       if (!res || res->router != s.router || res->job_id != s.job_id)
-        throw Refusal(invalid("the AWARD names no bid of ours"));
+        return refuse(ProtocolError::invalid, "the AWARD names no bid of ours");
       if (!s.capacity_token || res->capacity_token != s.capacity_token)
-        throw Refusal(invalid("the AWARD's capacity token is not our bid's"));
+        return refuse(ProtocolError::invalid, "the AWARD's capacity token is not our bid's");
       // A reservation released because the job went to another node (or that award was taken
       // back) still honours its bid until valid_until when a slot is free: the router's retry
       // awards the next best bid of the same auction (nips/F-03, "Retry budget").
       bool held = res->state != SlotState::released;
       if (res->state == SlotState::used || now_ >= res->valid_until * 1000)
-        throw Refusal(invalid("the reservation for this AWARD has lapsed"));
+        return refuse(ProtocolError::award_expired, "the reservation for this AWARD has lapsed");
       if (!held && l.free(p_.max_concurrency) == 0)
-        throw Refusal(make_error(ErrorCode::error, "busy: no free slot"));
-      if (s.price > res->price) throw Refusal(invalid("the AWARD's price is above our bid"));
+        return refuse(ProtocolError::busy, "no free slot");
+      if (s.price > res->price)
+        return refuse(ProtocolError::invalid, "the AWARD's price is above our bid");
       res->state = SlotState::used;
       txn_.put(kReservations, key_of(*s.rfb_id), codec::encode(*res));
       if (held && l.reserved > 0) --l.reserved;
@@ -214,24 +227,26 @@ class NodeMachine::Run {
       // A posted-price award: the price must cover the PRICE it names (one of ours, still
       // honoured, for this model and job type), and a slot must be free right now.
       auto model = p_.models.find(s.model);
-      if (model == p_.models.end()) throw Refusal(invalid("we do not serve this model"));
-      if (!s.price_id) throw Refusal(invalid("the AWARD names neither a bid nor a PRICE of ours"));
+      if (model == p_.models.end())
+        return refuse(ProtocolError::caps_mismatch, "we do not serve this model");
+      if (!s.price_id)
+        return refuse(ProtocolError::invalid, "the AWARD names neither a bid nor a PRICE of ours");
       auto announced_bytes = txn_.get(kPrices, key_of(*s.price_id));
-      if (!announced_bytes) throw Refusal(invalid("the AWARD names no PRICE of ours"));
+      if (!announced_bytes)
+        return refuse(ProtocolError::invalid, "the AWARD names no PRICE of ours");
       auto announced = codec::decode<PriceAnnounced>(*announced_bytes);
       if (!announced) throw std::runtime_error("corrupt PRICE record");
       if (announced->model != s.model || announced->job_type != s.job_type)
-        throw Refusal(invalid("the AWARD's PRICE is for another model or job type"));
+        return refuse(ProtocolError::invalid, "the AWARD's PRICE is for another model or job type");
       if (now_ - announced->at > static_cast<UnixMillis>(p_.price_honour.value()))
-        throw Refusal(invalid("the AWARD's PRICE is no longer honoured"));
+        return refuse(ProtocolError::award_expired, "the AWARD's PRICE is no longer honoured");
       auto surge = protocol::Surge::from_milli(announced->surge_milli);
       auto price =
           protocol::price_for_job(model->second.in_per_1k, model->second.out_per_1k,
                                   model->second.min, surge, s.input_tokens, s.max_output_tokens);
       if (!price || s.price < *price)
-        throw Refusal(invalid("the AWARD's price is below our posted price"));
-      if (l.free(p_.max_concurrency) == 0)
-        throw Refusal(make_error(ErrorCode::error, "busy: no free slot"));
+        return refuse(ProtocolError::invalid, "the AWARD's price is below our posted price");
+      if (l.free(p_.max_concurrency) == 0) return refuse(ProtocolError::busy, "no free slot");
     }
     ++l.active;
     save_load(l);
@@ -240,12 +255,13 @@ class NodeMachine::Run {
     txn_.put(kUsedAwards, key_of(s.award_id), job_key(s.router, s.job_id));
     kLapses.add(txn_, s.submit_by + kExpirySlack, std::string(1, kAwardLapse) + key_of(s.award_id));
     txn_.put(kRunning, job_key(s.router, s.job_id), "");
+    return {};
   }
 
   // Keeps the PRICE for posted-price awards, and lets go of those no longer honoured.
-  void price_announced(PriceAnnounced p) {
+  Applied price_announced(PriceAnnounced p) {
     if (!protocol::Surge::from_milli(p.surge_milli).in_range())
-      throw Refusal(invalid("surge out of range"));
+      return refuse(ProtocolError::invalid, "surge out of range");
     UnixMillis horizon = now_ - static_cast<UnixMillis>(p_.price_honour.value());
     std::vector<std::string> lapsed;
     txn_.scan(kPrices, "", [&](std::string_view key, std::string_view value) {
@@ -256,6 +272,7 @@ class NodeMachine::Run {
     for (const auto& key : lapsed) txn_.erase(kPrices, key);
     p.at = now_;
     txn_.put(kPrices, key_of(p.price_id), codec::encode(p));
+    return {};
   }
 
   void job_finished(const JobFinished& f) {
@@ -363,10 +380,10 @@ class NodeMachine::Run {
   UnixMillis now_;
 };
 
-void NodeMachine::apply(const machine::Record& record, machine::StateTxn& txn) const {
+machine::Applied NodeMachine::apply(const machine::Record& record, machine::StateTxn& txn) const {
   if (record.type == kPolicySet && !codec::decode<NodePolicy>(record.payload))
     throw std::invalid_argument("malformed node policy");
-  Run(txn, record.at).apply(record);
+  return Run(txn, record.at).apply(record);
 }
 
 NodePolicy NodeMachine::policy(const machine::StateTxn& txn) {

@@ -259,10 +259,6 @@ struct Load {
   }
 };
 
-struct Refusal : std::runtime_error {
-  explicit Refusal(const Error& e) : std::runtime_error(e.to_string()) {}
-};
-
 class NodeMachine final : public machine::Machine {
  public:
   // What the node keeps, and for how long. Nothing grows with the number of jobs or RFBs: a
@@ -288,7 +284,7 @@ class NodeMachine final : public machine::Machine {
   // 2: JobSubmitted carries submit_by, and reservations, used AWARD ids and finished jobs lapse.
   std::uint32_t version() const override { return 2; }
   std::span<const std::string_view> tables() const override;
-  void apply(const machine::Record& record, machine::StateTxn& txn) const override;
+  machine::Applied apply(const machine::Record& record, machine::StateTxn& txn) const override;
 
   static NodePolicy policy(const machine::StateTxn& txn);
   static Load load(const machine::StateTxn& txn);

@@ -38,6 +38,18 @@ machine::Record make_record(std::uint16_t type, const T& value, UnixMillis at,
   return machine::Record{type, at, event_id, codec::encode(value)};
 }
 
+using machine::Applied;
+using protocol::ProtocolError;
+using protocol::refuse;
+
+// An auction book's refusal of a bid (a NIP-01-prefixed Error) as an F-06 refusal.
+protocol::Refusal refusal_of(const Error& e) {
+  ProtocolError code = e.code == ErrorCode::duplicate ? ProtocolError::duplicate
+                       : e.code == ErrorCode::blocked ? ProtocolError::blocked
+                                                      : ProtocolError::invalid;
+  return {code, e};
+}
+
 template <class T>
 T decode_or_throw(const machine::Record& r) {
   auto v = codec::decode<T>(r.payload);
@@ -86,34 +98,45 @@ class RouterMachine::Run {
   Run(machine::StateTxn& txn, UnixMillis now)
       : p_(RouterMachine::policy(txn)), txn_(txn), now_(now) {}
 
-  void apply(const machine::Record& r) {
+  Applied apply(const machine::Record& r) {
     switch (r.type) {
       case kJobRequested:
         return job_requested(decode_or_throw<JobRequested>(r));
       case kRfbSent:
-        return rfb_sent(decode_or_throw<EventSent>(r));
+        rfb_sent(decode_or_throw<EventSent>(r));
+        return {};
       case kAwardSent:
-        return award_sent(decode_or_throw<EventSent>(r));
+        award_sent(decode_or_throw<EventSent>(r));
+        return {};
       case kCancelSent:
-        return cancel_sent(decode_or_throw<EventSent>(r));
+        cancel_sent(decode_or_throw<EventSent>(r));
+        return {};
       case kCapsReceived:
-        return caps_received(decode_or_throw<CapsReceived>(r));
+        caps_received(decode_or_throw<CapsReceived>(r));
+        return {};
       case kPriceReceived:
-        return price_received(decode_or_throw<PriceReceived>(r));
+        price_received(decode_or_throw<PriceReceived>(r));
+        return {};
       case kStatusReceived:
-        return status_received(decode_or_throw<StatusReceived>(r));
+        status_received(decode_or_throw<StatusReceived>(r));
+        return {};
       case kBidReceived:
         return bid_received(decode_or_throw<BidReceived>(r));
       case kTimerFired:
-        return timer_fired(decode_or_throw<TimerFired>(r));
+        timer_fired(decode_or_throw<TimerFired>(r));
+        return {};
       case kDispatchOutcome:
-        return dispatch_outcome(decode_or_throw<DispatchOutcome>(r));
+        dispatch_outcome(decode_or_throw<DispatchOutcome>(r));
+        return {};
       case kClientGone:
-        return client_gone(decode_or_throw<ClientGone>(r));
+        client_gone(decode_or_throw<ClientGone>(r));
+        return {};
       case kStartup:
-        return startup();
+        startup();
+        return {};
       case kPolicySet:
-        return txn_.put(kConfig, "policy", r.payload);
+        txn_.put(kConfig, "policy", r.payload);
+        return {};
       default:
         throw std::invalid_argument("unknown router record type " + std::to_string(r.type));
     }
@@ -122,36 +145,41 @@ class RouterMachine::Run {
  private:
   // ---- jobs ----
 
-  void job_requested(const JobRequested& req) {
+  Applied job_requested(const JobRequested& req) {
     if (txn_.get(kJobs, key_of(req.job_id)))
-      throw Refusal(make_error(ErrorCode::duplicate, "job id already in use"));
-    if (!protocol::is_model_id(req.model)) throw Refusal(invalid("model id is malformed"));
-    if (!protocol::is_job_type(req.job_type)) throw Refusal(invalid("job type is malformed"));
-    if (req.max_output_tokens < 1) throw Refusal(invalid("max_output_tokens must be at least 1"));
-    if (req.max_price.value() < 1) throw Refusal(invalid("max_price_msat must be at least 1"));
+      return refuse(ProtocolError::duplicate, "job id already in use");
+    if (!protocol::is_model_id(req.model))
+      return refuse(ProtocolError::invalid, "model id is malformed");
+    if (!protocol::is_job_type(req.job_type))
+      return refuse(ProtocolError::invalid, "job type is malformed");
+    if (req.max_output_tokens < 1)
+      return refuse(ProtocolError::invalid, "max_output_tokens must be at least 1");
+    if (req.max_price.value() < 1)
+      return refuse(ProtocolError::invalid, "max_price_msat must be at least 1");
     if (req.bid_window < protocol::Millis{50} || req.bid_window > protocol::Millis{10'000})
-      throw Refusal(invalid("bid window must be between 50 and 10000 ms"));
+      return refuse(ProtocolError::invalid, "bid window must be between 50 and 10000 ms");
 
     JobState job;
     job.request = req;
     job.created_at = now_;
     txn_.put(kActive, key_of(req.job_id), "");
 
-    if (req.privacy == protocol::PrivacyLevel::pl3)
-      return fail(job, protocol::ProtocolError::privacy_unsupported,
-                  "PL3 jobs never leave the router");
-    if (auto why = too_large_for_every_node(req))
-      return fail(job, protocol::ProtocolError::too_large, *why);
-    if (capped() && !spend().allows(now_, req.max_price, p_.spending))
-      return fail(job, protocol::ProtocolError::over_cap,
-                  "the job's price could exceed the router's spending cap");
-    if (req.mode != JobMode::auction) {
-      if (try_posted(job)) return save(job);
-      if (req.mode == JobMode::posted)
-        return fail(job, protocol::ProtocolError::no_bids, "no posted price fits the job");
+    // Taken, and answered at once: a job no node can take fails (its client hears the code).
+    if (req.privacy == protocol::PrivacyLevel::pl3) {
+      fail(job, ProtocolError::privacy_unsupported, "PL3 jobs never leave the router");
+    } else if (auto why = too_large_for_every_node(req)) {
+      fail(job, ProtocolError::too_large, *why);
+    } else if (capped() && !spend().allows(now_, req.max_price, p_.spending)) {
+      fail(job, ProtocolError::over_cap, "the job's price could exceed the router's spending cap");
+    } else if (req.mode != JobMode::auction && try_posted(job)) {
+      save(job);
+    } else if (req.mode == JobMode::posted) {
+      fail(job, ProtocolError::no_bids, "no posted price fits the job");
+    } else {
+      start_auction(job);
+      save(job);
     }
-    start_auction(job);
-    save(job);
+    return {};
   }
 
   void start_auction(JobState& job) {
@@ -180,27 +208,28 @@ class RouterMachine::Run {
     save(*job);
   }
 
-  void bid_received(const BidReceived& b) {
+  Applied bid_received(const BidReceived& b) {
     auto job_key = txn_.get(kRfbs, key_of(b.bid.rfb_ref));
-    if (!job_key) throw Refusal(invalid("BID names no RFB of ours"));
+    if (!job_key) return refuse(ProtocolError::invalid, "BID names no RFB of ours");
     JobId job_id;
     std::memcpy(job_id.data(), job_key->data(), 16);
     auto book = load_auction(job_id);
     auto job = load_job(job_id);
-    if (!book || !job) throw Refusal(invalid("BID names no RFB of ours"));
+    if (!book || !job) return refuse(ProtocolError::invalid, "BID names no RFB of ours");
 
     market::PeerView view;
     const NodeFit fit = node_fit(job->request, b.bid.bidder);
     view.known = fit != NodeFit::unknown;
     if (fit == NodeFit::too_small)
-      throw Refusal(
-          invalid("the job is larger than the node announces it takes (max_body_bytes, "
-                  "context_tokens or max_output_tokens)"));
+      return refuse(ProtocolError::too_large,
+                    "the job is larger than the node announces it takes (max_body_bytes, "
+                    "context_tokens or max_output_tokens)");
     PeerStats stats = peer(b.bid.bidder);
     view.breaker_open = stats.breaker.is_open(now_);
     view.reputation_ppm = stats.reputation.score_ppm();
-    if (auto st = book->offer(b.bid, view); !st) throw Refusal(st.error());
+    if (auto st = book->offer(b.bid, view); !st) return refusal_of(st.error());
     txn_.put(kAuctions, key_of(job_id), book->encode());
+    return {};
   }
 
   void timer_fired(const TimerFired& t) {
@@ -768,10 +797,10 @@ class RouterMachine::Run {
   UnixMillis now_;
 };
 
-void RouterMachine::apply(const machine::Record& record, machine::StateTxn& txn) const {
+machine::Applied RouterMachine::apply(const machine::Record& record, machine::StateTxn& txn) const {
   if (record.type == kPolicySet && !codec::decode<RouterPolicy>(record.payload))
     throw std::invalid_argument("malformed router policy");
-  Run(txn, record.at).apply(record);
+  return Run(txn, record.at).apply(record);
 }
 
 RouterPolicy RouterMachine::policy(const machine::StateTxn& txn) {

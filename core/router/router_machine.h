@@ -159,7 +159,7 @@ class RouterMachine final : public machine::Machine {
   // DispatchOutcome and RouterPolicy changed encoding).
   std::uint32_t version() const override { return 2; }
   std::span<const std::string_view> tables() const override;
-  void apply(const machine::Record& record, machine::StateTxn& txn) const override;
+  machine::Applied apply(const machine::Record& record, machine::StateTxn& txn) const override;
 
   // The policy in force (the last kPolicySet), or the defaults.
   static RouterPolicy policy(const machine::StateTxn& txn);
@@ -191,12 +191,6 @@ class RouterMachine final : public machine::Machine {
 
  private:
   class Run;
-};
-
-// Thrown by a reducer to refuse a record with a NIP-01-prefixed reason; the store reports the
-// message and the state is unchanged.
-struct Refusal : std::runtime_error {
-  explicit Refusal(const Error& e) : std::runtime_error(e.to_string()) {}
 };
 
 }  // namespace fedai::router

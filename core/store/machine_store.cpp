@@ -332,7 +332,7 @@ std::vector<std::vector<AppendResult>> MachineStore::commit(std::deque<Pending>&
     for (std::size_t i = 0; i < batch.size(); ++i) {
       for (const machine::Record& record : batch[i].records) {
         auto outcome = machine::apply_record_in(machine_, overlay, record, impl_->options.runner);
-        AppendResult r{outcome.status, 0, std::move(outcome.error), std::move(outcome.effects)};
+        AppendResult r{outcome.status, 0, std::move(outcome.refusal), std::move(outcome.effects)};
         if (r.status == machine::ApplyOutcome::Status::applied) {
           r.seq = seq;
           // Sequence keys only grow: MDB_APPEND skips the B-tree search.
@@ -365,8 +365,11 @@ std::vector<std::vector<AppendResult>> MachineStore::commit(std::deque<Pending>&
     for (std::size_t i = 0; i < batch.size(); ++i) {
       results[i].assign(
           batch[i].records.size(),
-          AppendResult{
-              machine::ApplyOutcome::Status::rejected, 0, std::string("error: ") + e.what(), {}});
+          AppendResult{machine::ApplyOutcome::Status::rejected,
+                       0,
+                       protocol::refuse(protocol::ProtocolError::internal,
+                                        std::string("the commit failed: ") + e.what()),
+                       {}});
     }
   }
   return results;
@@ -482,8 +485,9 @@ Result<ReplayReport> MachineStore::replay_into(const std::string& scratch_path) 
           return make_error(ErrorCode::error, "corrupt log record");
         auto outcome = machine::replay_record(machine_, chunk, record, impl_->options.runner);
         if (outcome.status != machine::ApplyOutcome::Status::applied)
-          return make_error(ErrorCode::error, "record " + std::to_string(lmdb::get_be64(c.key())) +
-                                                  " did not apply on replay: " + outcome.error);
+          return make_error(ErrorCode::error,
+                            "record " + std::to_string(lmdb::get_be64(c.key())) +
+                                " did not apply on replay: " + outcome.refusal.to_string());
         ++report.records;
       }
       chunk.commit();

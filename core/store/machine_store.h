@@ -46,8 +46,8 @@ struct MachineStoreOptions {
 
 struct AppendResult {
   machine::ApplyOutcome::Status status = machine::ApplyOutcome::Status::applied;
-  std::uint64_t seq = 0;  // the log position, for applied records
-  std::string error;
+  std::uint64_t seq = 0;      // the log position, for applied records
+  protocol::Refusal refusal;  // unless applied: why, with its F-06 code
   std::vector<machine::Effect> effects;
 };
 

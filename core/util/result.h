@@ -1,4 +1,6 @@
-// Result<T>: a value or an Error with a NIP-01 machine-readable prefix.
+// Result<T, E>: a value or the error that stopped it. E is by default an Error with a NIP-01
+// machine-readable prefix; the protocol's refusals use Result<T, protocol::Refusal>, which adds
+// the F-06 code (core/protocol/refusal.h).
 //
 // Validation in fedai returns values instead of throwing: a peer can send anything, and the
 // reason for a rejection travels back to it verbatim ("invalid: bad signature"). Exceptions are
@@ -71,11 +73,11 @@ inline Error make_error(ErrorCode code, std::string message) {
   return {code, std::move(message)};
 }
 
-template <class T>
+template <class T, class E = Error>
 class [[nodiscard]] Result {
  public:
   Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}
-  Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {}
+  Result(E error) : state_(std::in_place_index<1>, std::move(error)) {}
 
   bool ok() const { return state_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -92,7 +94,7 @@ class [[nodiscard]] Result {
     assert(ok());
     return std::get<0>(std::move(state_));
   }
-  const Error& error() const {
+  const E& error() const {
     assert(!ok());
     return std::get<1>(state_);
   }
@@ -104,25 +106,25 @@ class [[nodiscard]] Result {
   const T* operator->() const { return &value(); }
 
  private:
-  std::variant<T, Error> state_;
+  std::variant<T, E> state_;
 };
 
-// Result<void>: success, or why not.
-template <>
-class [[nodiscard]] Result<void> {
+// Result<void, E>: success, or why not.
+template <class E>
+class [[nodiscard]] Result<void, E> {
  public:
   Result() = default;
-  Result(Error error) : error_(std::move(error)), failed_(true) {}
+  Result(E error) : error_(std::move(error)), failed_(true) {}
 
   bool ok() const { return !failed_; }
   explicit operator bool() const { return ok(); }
-  const Error& error() const {
+  const E& error() const {
     assert(failed_);
     return error_;
   }
 
  private:
-  Error error_;
+  E error_{};
   bool failed_ = false;
 };
 

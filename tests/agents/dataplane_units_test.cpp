@@ -199,15 +199,14 @@ class Answers : public ::testing::Test {
     o.finished_at = kNow + 1;
     return o;
   }
-  Checked<VerifiedAnswer> check(const std::string& json, const JobContext& c,
+  Refused<VerifiedAnswer> check(const std::string& json, const JobContext& c,
                                 std::optional<std::string_view> streamed = std::nullopt) {
     return verify_answer(json, c, rates, keys.router, streamed);
   }
-  static void expect_bad(const Checked<VerifiedAnswer>& r, std::string_view prefix) {
+  static void expect_bad(const Refused<VerifiedAnswer>& r, std::string_view prefix) {
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.refusal().code, ProtocolError::bad_result);
-    EXPECT_TRUE(r.refusal().reason.to_string().starts_with(prefix))
-        << r.refusal().reason.to_string();
+    EXPECT_EQ(r.error().code, ProtocolError::bad_result);
+    EXPECT_TRUE(r.error().reason.to_string().starts_with(prefix)) << r.error().reason.to_string();
   }
 
   Keys keys;
@@ -222,7 +221,7 @@ TEST_F(Answers, BuiltAnswerPassesTheRoutersChecksAtEveryLevel) {
     ASSERT_TRUE(a) << a.error().to_string();
     EXPECT_EQ(a->json.find("the output") != std::string::npos, level == PrivacyLevel::pl0);
     auto v = check(a->json, c);
-    ASSERT_TRUE(v) << v.refusal().reason.to_string();
+    ASSERT_TRUE(v) << v.error().reason.to_string();
     EXPECT_EQ(v->result.text, "the output");
     EXPECT_EQ(v->metering.tokens_in, 100u);
     EXPECT_EQ(v->metering.tokens_out, 8u);
@@ -316,7 +315,7 @@ TEST_F(Answers, PaymentRequestMustNameThisMetering) {
   auto pr_event = protocol::build(pr, keys.k.node, kNow);
   ASSERT_TRUE(pr_event) << pr_event.error().to_string();
   auto ok = check(answer_json(a->result, a->metering, &*pr_event), c);
-  ASSERT_TRUE(ok) << ok.refusal().reason.to_string();
+  ASSERT_TRUE(ok) << ok.error().reason.to_string();
   ASSERT_TRUE(ok->payment_request);
   EXPECT_EQ(ok->payment_request->id, pr_event->id);
   pr.metering_id.bytes.fill(7);

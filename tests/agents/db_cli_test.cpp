@@ -84,9 +84,9 @@ void write_router_log(const fs::path& dir, std::uint64_t checkpoint_every = 0,
   std::vector<machine::Record> first(records.begin(), records.begin() + 2);
   std::vector<machine::Record> rest(records.begin() + 2, records.end());
   for (const auto& r : (*store)->append(first))
-    ASSERT_EQ(r.status, machine::ApplyOutcome::Status::applied) << r.error;
+    ASSERT_EQ(r.status, machine::ApplyOutcome::Status::applied) << r.refusal.to_string();
   for (const auto& r : (*store)->append(rest))
-    ASSERT_EQ(r.status, machine::ApplyOutcome::Status::applied) << r.error;
+    ASSERT_EQ(r.status, machine::ApplyOutcome::Status::applied) << r.refusal.to_string();
   if (checkpoint_every == 0) return;
   // A checkpoint copies the state, so it waits for the log to hold as many records as the state
   // holds rows (policy, caps and their seen ids here): at least one Startup is needed.
@@ -97,7 +97,7 @@ void write_router_log(const fs::path& dir, std::uint64_t checkpoint_every = 0,
     ASSERT_LT(i, 50u) << "no checkpoint";
     for (const auto& r :
          (*store)->append({router::RouterMachine::record(router::Startup{2}, 1050)}))
-      ASSERT_EQ(r.status, machine::ApplyOutcome::Status::applied) << r.error;
+      ASSERT_EQ(r.status, machine::ApplyOutcome::Status::applied) << r.refusal.to_string();
   }
   *checkpoint_at = (*store)->stats().checkpoint_seq;
   EXPECT_GE(*checkpoint_at, rows);
@@ -110,7 +110,7 @@ void write_router_log(const fs::path& dir, std::uint64_t checkpoint_every = 0,
   caps.job_types = {"chat"};
   caps.endpoint = "http://127.0.0.1:2";
   for (const auto& r : (*store)->append({router::RouterMachine::record(caps, 1100)}))
-    ASSERT_EQ(r.status, machine::ApplyOutcome::Status::applied) << r.error;
+    ASSERT_EQ(r.status, machine::ApplyOutcome::Status::applied) << r.refusal.to_string();
 }
 
 TEST(DbCli, StatsCountsTheLogAndReplayMatchesTheLiveState) {

@@ -30,21 +30,21 @@ class VerifySubmit : public ::testing::Test {
   SignedJob job(const JobSpec& s) { return test::make_job(keys.router, keys.node, s); }
   SignedJob job() { return job(spec()); }
 
-  Checked<VerifiedSubmit> verify(SubmitRequest request, UnixSeconds now = kNow,
+  Refused<VerifiedSubmit> verify(SubmitRequest request, UnixSeconds now = kNow,
                                  NodeLimits limits = {}) {
     return verify_job_submit(request, now, node_keys, limits);
   }
 
   // Asserts the refusal's code, HTTP status and the start of its reason.
-  static void expect_refused(const Checked<VerifiedSubmit>& r, ProtocolError code, int status,
+  static void expect_refused(const Refused<VerifiedSubmit>& r, ProtocolError code, int status,
                              std::string_view reason_prefix) {
     ASSERT_FALSE(r) << "accepted";
-    EXPECT_EQ(r.refusal().code, code) << protocol::to_string(r.refusal().code);
-    EXPECT_EQ(r.refusal().http_status(), status);
-    std::string reason = r.refusal().reason.to_string();
+    EXPECT_EQ(r.error().code, code) << protocol::to_string(r.error().code);
+    EXPECT_EQ(r.error().http_status(), status);
+    std::string reason = r.error().reason.to_string();
     EXPECT_TRUE(reason.starts_with(reason_prefix)) << reason;
     // The F-06 body carries both.
-    std::string body = r.refusal().body();
+    std::string body = r.error().body();
     EXPECT_NE(body.find(std::string(protocol::to_string(code))), std::string::npos) << body;
   }
 
@@ -59,7 +59,7 @@ TEST_F(VerifySubmit, AcceptsAPl0JobAndReturnsWhatTheStateMachineNeeds) {
   s.plaintext = test::chat_body("Say hello", false, 16);
   SignedJob j = job(s);
   auto r = verify(j.request(kUrl));
-  ASSERT_TRUE(r) << r.refusal().reason.to_string();
+  ASSERT_TRUE(r) << r.error().reason.to_string();
   EXPECT_EQ(r->submit_id(), j.submit.id);
   EXPECT_EQ(r->award_id(), j.award.id);
   EXPECT_EQ(r->router(), keys.router.public_key());
@@ -87,7 +87,7 @@ TEST_F(VerifySubmit, AcceptsASealedPl2PostedPriceJob) {
   EXPECT_EQ(j.content_type, "application/nostr-nip44");
   EXPECT_EQ(j.body.find("Say hello"), std::string::npos);  // sealed on the wire
   auto r = verify(j.request(kUrl));
-  ASSERT_TRUE(r) << r.refusal().reason.to_string();
+  ASSERT_TRUE(r) << r.error().reason.to_string();
   EXPECT_EQ(r->plaintext, s.plaintext);
   EXPECT_TRUE(r->submit.stream);
   EXPECT_EQ(r->submit.privacy, PrivacyLevel::pl2);
@@ -102,7 +102,7 @@ TEST_F(VerifySubmit, AcceptsASealedPl2PostedPriceJob) {
 TEST_F(VerifySubmit, WithoutACacheGivesTheSameAnswers) {
   SignedJob j = job(spec(PrivacyLevel::pl1));
   auto r = verify_job_submit(j.request(kUrl), kNow, keys.node);
-  ASSERT_TRUE(r) << r.refusal().reason.to_string();
+  ASSERT_TRUE(r) << r.error().reason.to_string();
   j.body[10] ^= 1;
   auto bad = verify_job_submit(j.request(kUrl), kNow, keys.node);
   expect_refused(bad, ProtocolError::invalid, 400, "invalid: JOB_SUBMIT payload does not match");
@@ -117,7 +117,7 @@ TEST_F(VerifySubmit, ReadsTheHeadersOfAnHttpRequest) {
                  {"content-type", "application/json; charset=utf-8"}};
   req.body = j.body;
   auto r = verify(submit_request(req, kUrl));
-  ASSERT_TRUE(r) << r.refusal().reason.to_string();
+  ASSERT_TRUE(r) << r.error().reason.to_string();
 }
 
 // ---- 1. The Authorization header ----------------------------------------------------------------

@@ -199,7 +199,7 @@ TEST(NodeMachine, AReleasedBidIsHonouredForARetryWhileValid) {
   auto late = h.submit(1, token);
   auto r = h.push(NodeMachine::record(late, kT0 + 12'000));
   EXPECT_EQ(r.status, Status::rejected);
-  EXPECT_TRUE(r.error.starts_with("invalid:")) << r.error;
+  EXPECT_TRUE(r.refusal.reason.to_string().starts_with("invalid:")) << r.refusal.reason.to_string();
 
   // Every slot taken by a posted-price job: busy.
   ASSERT_EQ(
@@ -219,7 +219,8 @@ TEST(NodeMachine, AReleasedBidIsHonouredForARetryWhileValid) {
   posted.submit_by = kT0 / 1000 + 30;
   ASSERT_EQ(h.push(NodeMachine::record(posted, kT0 + 200)).status, Status::applied);
   r = h.push(NodeMachine::record(h.submit(1, token), kT0 + 300));
-  EXPECT_EQ(r.error, "error: busy: no free slot");
+  EXPECT_EQ(r.refusal.reason.to_string(), "error: no free slot");
+  EXPECT_EQ(r.refusal.code, protocol::ProtocolError::busy);  // 503
 
   // The slot frees up: the retry is taken, once.
   h.push(NodeMachine::record(
@@ -254,11 +255,12 @@ TEST(NodeMachine, AcceptsEachAwardOnceWithItsReservation) {
   wrong.capacity_token->bytes[0] ^= 1;
   auto r = h.push(NodeMachine::record(wrong, kT0 + 200));
   EXPECT_EQ(r.status, Status::rejected);
-  EXPECT_EQ(r.error, "invalid: the AWARD's capacity token is not our bid's");
+  EXPECT_EQ(r.refusal.reason.to_string(), "invalid: the AWARD's capacity token is not our bid's");
+  EXPECT_EQ(r.refusal.code, protocol::ProtocolError::invalid);  // 400
 
   auto dear = h.submit(1, token, Msat{301});
   dear.submit_id = id(0x44, 1);
-  EXPECT_EQ(h.push(NodeMachine::record(dear, kT0 + 200)).error,
+  EXPECT_EQ(h.push(NodeMachine::record(dear, kT0 + 200)).refusal.reason.to_string(),
             "invalid: the AWARD's price is above our bid");
 
   auto good = h.submit(1, token);
@@ -272,7 +274,9 @@ TEST(NodeMachine, AcceptsEachAwardOnceWithItsReservation) {
   reuse.submit_id = id(0x45, 1);
   r = h.push(NodeMachine::record(reuse, kT0 + 400));
   EXPECT_EQ(r.status, Status::rejected);
-  EXPECT_TRUE(r.error.starts_with("duplicate:")) << r.error;
+  EXPECT_TRUE(r.refusal.reason.to_string().starts_with("duplicate:"))
+      << r.refusal.reason.to_string();
+  EXPECT_EQ(r.refusal.code, protocol::ProtocolError::duplicate);  // 409
 
   h.push(NodeMachine::record(
       JobFinished{kRouter, good.job_id, true, 100, 80, Millis{750}, Msat{280}}, kT0 + 1200));
@@ -296,7 +300,8 @@ TEST(NodeMachine, PostedPriceAwardsNeedTheirPriceAndAFreeSlot) {
   s.max_output_tokens = 100;
   s.price = Msat{300};
   s.submit_by = kT0 / 1000 + 700;
-  EXPECT_EQ(h.push(NodeMachine::record(s, kT0)).error, "invalid: the AWARD names no PRICE of ours");
+  EXPECT_EQ(h.push(NodeMachine::record(s, kT0)).refusal.reason.to_string(),
+            "invalid: the AWARD names no PRICE of ours");
   // The PRICE the award names, announced at surge 1.0, and a later one at surge 2.0: an award on
   // the first keeps its price while the first is honoured.
   ASSERT_EQ(h.push(NodeMachine::record(PriceAnnounced{id(0x48), "tiny", "chat", 1000, 0}, kT0 - 5))
@@ -307,17 +312,19 @@ TEST(NodeMachine, PostedPriceAwardsNeedTheirPriceAndAFreeSlot) {
             Status::applied);
   auto wrong_type = s;
   wrong_type.job_type = "embed";
-  EXPECT_EQ(h.push(NodeMachine::record(wrong_type, kT0)).error,
+  EXPECT_EQ(h.push(NodeMachine::record(wrong_type, kT0)).refusal.reason.to_string(),
             "invalid: the AWARD's PRICE is for another model or job type");
   auto lapsed = s;
-  EXPECT_EQ(h.push(NodeMachine::record(lapsed, kT0 + 600'001)).error,
+  auto no_longer = h.push(NodeMachine::record(lapsed, kT0 + 600'001));
+  EXPECT_EQ(no_longer.refusal.reason.to_string(),
             "invalid: the AWARD's PRICE is no longer honoured");
+  EXPECT_EQ(no_longer.refusal.code, protocol::ProtocolError::award_expired);  // 410
   auto doubled = s;
   doubled.price_id = id(0x4b);
-  EXPECT_EQ(h.push(NodeMachine::record(doubled, kT0)).error,
+  EXPECT_EQ(h.push(NodeMachine::record(doubled, kT0)).refusal.reason.to_string(),
             "invalid: the AWARD's price is below our posted price");
   s.price = Msat{299};
-  EXPECT_EQ(h.push(NodeMachine::record(s, kT0)).error,
+  EXPECT_EQ(h.push(NodeMachine::record(s, kT0)).refusal.reason.to_string(),
             "invalid: the AWARD's price is below our posted price");
   s.price = Msat{300};
   EXPECT_EQ(h.push(NodeMachine::record(s, kT0)).status, Status::applied);
@@ -328,7 +335,8 @@ TEST(NodeMachine, PostedPriceAwardsNeedTheirPriceAndAFreeSlot) {
   second.price = Msat{10'000};
   auto r = h.push(NodeMachine::record(second, kT0));
   EXPECT_EQ(r.status, Status::rejected);
-  EXPECT_EQ(r.error, "error: busy: no free slot");
+  EXPECT_EQ(r.refusal.reason.to_string(), "error: no free slot");
+  EXPECT_EQ(r.refusal.code, protocol::ProtocolError::busy);
 }
 
 TEST(NodeMachine, RestartLosesRunningJobs) {
@@ -393,20 +401,22 @@ TEST(NodeMachine, UsedAwardsAreRememberedUntilTheyCanNoLongerBeTaken) {
   UnixMillis edge = (s.submit_by + NodeMachine::kExpirySlack) * 1000;
   auto r = h.push(NodeMachine::record(reuse, edge));
   EXPECT_EQ(r.status, Status::rejected);
-  EXPECT_TRUE(r.error.starts_with("duplicate:")) << r.error;
+  EXPECT_TRUE(r.refusal.reason.to_string().starts_with("duplicate:"))
+      << r.refusal.reason.to_string();
   EXPECT_EQ(h.rows(NodeMachine::kUsedAwards), 1u);
 
   // After it the award can't be taken at all (the data plane refuses it past submit_by too), and
   // the next record that looks drops its id.
   r = h.push(NodeMachine::record(reuse, edge + 1000));
-  EXPECT_EQ(r.error, "invalid: the AWARD passed its submit_by");
+  EXPECT_EQ(r.refusal.reason.to_string(), "invalid: the AWARD passed its submit_by");
+  EXPECT_EQ(r.refusal.code, protocol::ProtocolError::award_expired);  // 410
   h.push(NodeMachine::record(h.rfb(7), edge + 1000));
   EXPECT_EQ(h.rows(NodeMachine::kUsedAwards), 0u);
   EXPECT_EQ(h.rows(NodeMachine::kExpiry), 1u);  // only the new RFB's reservation
 
   auto unbounded = h.posted(2, id(0x48), kT0);
   unbounded.submit_by = 0;
-  EXPECT_EQ(h.push(NodeMachine::record(unbounded, kT0)).error,
+  EXPECT_EQ(h.push(NodeMachine::record(unbounded, kT0)).refusal.reason.to_string(),
             "invalid: the AWARD has no submit_by");
 }
 

@@ -311,7 +311,7 @@ TEST(RouterMachine, BidsAreRefusedByRule) {
   auto refused = [&](BidReceived b, UnixMillis at) {
     auto r = h.push(RouterMachine::record(b, at));
     EXPECT_EQ(r.status, Status::rejected);
-    return r.error;
+    return r.refusal.reason.to_string();
   };
   // Unknown peer: no CAPS for the model.
   EXPECT_TRUE(
@@ -362,7 +362,7 @@ TEST(RouterMachine, CircuitBrokenPeerCannotBid) {
   auto r = h.push(
       RouterMachine::record(h.bid(j2, rfb2, kNodeA, Msat{5000}, kT0 + 21'100, 2), kT0 + 21'100));
   EXPECT_EQ(r.status, Status::rejected);
-  EXPECT_TRUE(r.error.starts_with("blocked:")) << r.error;
+  EXPECT_TRUE(r.refusal.reason.to_string().starts_with("blocked:")) << r.refusal.reason.to_string();
 }
 
 TEST(RouterMachine, NoBidsReauctionsAfterCooldownThenFails) {
@@ -540,7 +540,7 @@ TEST(RouterMachine, DuplicateJobIdIsRefused) {
   again.max_price = Msat{10};
   auto r = h.push(RouterMachine::record(again, kT0 + 10));
   EXPECT_EQ(r.status, Status::rejected);
-  EXPECT_TRUE(r.error.starts_with("duplicate:"));
+  EXPECT_TRUE(r.refusal.reason.to_string().starts_with("duplicate:"));
 }
 
 // Random interleavings of requests, announcements, bids, timers and outcomes: applying the log
@@ -657,7 +657,7 @@ TEST(RouterMachine, KeepsOnlyTheNewestFinishedJobs) {
   EXPECT_EQ(h.count(RouterMachine::kRfbs), 0u);
   EXPECT_EQ(
       h.push(RouterMachine::record(h.bid(first, rfb, kNodeA, Msat{5000}, kT0 + 2000), kT0 + 2000))
-          .error,
+          .refusal.reason.to_string(),
       "invalid: BID names no RFB of ours");
 }
 
@@ -999,7 +999,9 @@ TEST(RouterMachine, ABidFromANodeTooSmallForTheJobIsRefused) {
   auto r = h.push(
       RouterMachine::record(h.bid(req.job_id, rfb, kNodeA, Msat{3000}, kT0 + 1100), kT0 + 1100));
   EXPECT_EQ(r.status, Status::rejected);
-  EXPECT_TRUE(r.error.starts_with("invalid: the job is larger than the node announces")) << r.error;
+  EXPECT_TRUE(r.refusal.reason.to_string().starts_with(
+      "invalid: the job is larger than the node announces"))
+      << r.refusal.reason.to_string();
   EXPECT_EQ(h.push(RouterMachine::record(h.bid(req.job_id, rfb, kNodeB, Msat{4000}, kT0 + 1100),
                                          kT0 + 1100))
                 .status,

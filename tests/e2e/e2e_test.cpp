@@ -12,6 +12,7 @@
 #include <chrono>
 #include <ctime>
 #include <future>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -226,8 +227,14 @@ class JobSubmitRefusals : public E2eDataPlane {
  protected:
   void SetUp() override {
     cluster.start_fedai_relay();
-    runner_ = &cluster.start_runner_double(/*stall=*/false);
-    node_ = &cluster.start_node({"node", Cluster::runner_url(*runner_), 1'000, 2'000, 10, {}});
+    // Each job takes a moment on the runner, so that jobs can fill the node's slots.
+    runner_ = &cluster.start_runner_double(/*stall=*/false, {"--delay-ms", "300"});
+    node_ = &cluster.start_node({"node",
+                                 Cluster::runner_url(*runner_),
+                                 1'000,
+                                 2'000,
+                                 10,
+                                 {"--max-concurrency", std::to_string(kSlots)}});
     jobs_url_ = protocol::jobs_url(node_->url);
     // A posted-price AWARD names the node's PRICE event: read it from the relay, as a router
     // would.
@@ -293,6 +300,7 @@ class JobSubmitRefusals : public E2eDataPlane {
     return runner_->child().lines("chat: ").size();
   }
 
+  static constexpr unsigned kSlots = 2;
   Keypair router_ = Keypair::generate();
   Process* runner_ = nullptr;
   Agent* node_ = nullptr;
@@ -319,6 +327,50 @@ TEST_F(JobSubmitRefusals, ARealJobIsAnsweredAndItsReplayRefused) {
   reuse.submit = again;
   expect_refused(submit(reuse), 409, "ERR_DUPLICATE", "duplicate:");
   EXPECT_EQ(runner_calls(), 1u) << "a replay reached the runner";
+}
+
+// The refusals the node's state machine decides (core/node's reducer, not the data plane's
+// checks) reach the router with their F-06 code and its HTTP status: the reducer returns the
+// code, and the node answers with it (a second use of an award, 409, is in the test above).
+TEST_F(JobSubmitRefusals, TheStateMachinesRefusalsKeepTheirF06Status) {
+  // ERR_INVALID, 400: a posted-price award that names no PRICE of this node's.
+  {
+    JobSpec s = spec();
+    s.price_id = EventId::from_hex(std::string(64, 'a')).value();
+    expect_refused(submit(job(s)), 400, "ERR_INVALID", "invalid:", "PRICE");
+  }
+  // ERR_INVALID, 400: a price below the node's posted price for the job.
+  {
+    JobSpec s = spec();
+    s.price = protocol::Msat{1};
+    expect_refused(submit(job(s)), 400, "ERR_INVALID", "invalid:", "posted price");
+  }
+  // ERR_BUSY, 503: every slot taken by a job still running.
+  std::vector<std::unique_ptr<RawHttpClient>> running;
+  for (unsigned i = 0; i < kSlots; ++i) {
+    SignedJob j = job(spec());
+    auto& c = running.emplace_back(std::make_unique<RawHttpClient>(port_of(node_->url)));
+    ASSERT_TRUE(c->connected());
+    std::string request =
+        "POST /fedai/v1/jobs HTTP/1.1\r\nHost: node\r\nAuthorization: " + j.authorization() +
+        "\r\nX-Fedai-Award: " + j.award_header() + "\r\nContent-Type: " + j.content_type +
+        "\r\nContent-Length: " + std::to_string(j.body.size()) + "\r\n\r\n" + j.body;
+    ASSERT_TRUE(c->send(request));
+  }
+  ASSERT_TRUE(poll_until(
+      [&] {
+        auto h = http_get(node_->url, "/health");
+        return h && h->status == 200 &&
+               parse(h->body).value("active_jobs", 0u) == static_cast<unsigned>(kSlots);
+      },
+      10s))
+      << "the node never ran " << kSlots << " jobs at once";
+  expect_refused(submit(job(spec())), 503, "ERR_BUSY", "error:", "no free slot");
+  for (auto& c : running) {
+    auto answer = c->read_response(10s);
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status, 200) << answer->body;
+  }
 }
 
 TEST_F(JobSubmitRefusals, UnboundTamperedAndLateSubmitsAreRefusedWithAReason) {

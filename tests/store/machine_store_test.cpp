@@ -61,7 +61,8 @@ TEST(MachineStore, AppliesRefusesAndLogsOnlyWhatApplied) {
   ASSERT_EQ(r.size(), 3u);
   EXPECT_EQ(r[0].status, Status::applied);
   EXPECT_EQ(r[1].status, Status::rejected);
-  EXPECT_EQ(r[1].error, "insufficient balance");
+  EXPECT_EQ(r[1].refusal.code, protocol::ProtocolError::invalid);
+  EXPECT_EQ(r[1].refusal.reason.to_string(), "invalid: insufficient balance");
   EXPECT_EQ(r[2].status, Status::applied);
   EXPECT_EQ(r[0].seq, 0u);
   EXPECT_EQ(r[2].seq, 1u);
@@ -110,7 +111,7 @@ TEST(MachineStore, RefusesAnotherMachinesDatabase) {
   struct Other final : machine::Machine {
     std::string_view name() const override { return "other"; }
     std::span<const std::string_view> tables() const override { return {}; }
-    void apply(const Record&, machine::StateTxn&) const override {}
+    machine::Applied apply(const Record&, machine::StateTxn&) const override { return {}; }
   } other;
   auto s = store::MachineStore::open({dir.sub("db")}, other);
   ASSERT_FALSE(s);
@@ -128,7 +129,9 @@ TEST(MachineStore, RefusesADatabaseAnotherVersionWrote) {
     LedgerMachine inner;
     std::string_view name() const override { return inner.name(); }
     std::span<const std::string_view> tables() const override { return inner.tables(); }
-    void apply(const Record& r, machine::StateTxn& t) const override { inner.apply(r, t); }
+    machine::Applied apply(const Record& r, machine::StateTxn& t) const override {
+      return inner.apply(r, t);
+    }
     std::uint32_t version() const override { return 2; }
   } v2;
   auto s = store::MachineStore::open({dir.sub("db")}, v2);
@@ -421,7 +424,8 @@ TEST(MachineStore, TheNodesRetentionReplaysToTheLiveState) {
     if (n % 300 == 299)
       records.push_back(
           NodeMachine::record(PriceAnnounced{price, "tiny", "chat", 1000, 0}, at + 30));
-    for (const auto& r : s->append(records)) ASSERT_EQ(r.status, Status::applied) << r.error;
+    for (const auto& r : s->append(records))
+      ASSERT_EQ(r.status, Status::applied) << r.refusal.to_string();
   }
   std::map<std::string, std::uint64_t> rows;
   for (const auto& [table, n] : s->table_sizes()) rows[table] = n;

@@ -1,8 +1,9 @@
 // A small Machine for testing the state-machine framework and stores: accounts with balances.
 //
-// Records: deposit(account, amount) and transfer(from, to, amount) (refused by throwing when the
-// balance is short), each optionally carrying an event id; a deposit of a multiple of 10 emits an
-// effect "notify:<account>:<seq>" (its id) so that outbox behaviour can be checked.
+// Records: deposit(account, amount) and transfer(from, to, amount) (refused, ERR_INVALID, when
+// the balance is short; a malformed record throws, as a programming error), each optionally
+// carrying an event id; a deposit of a multiple of 10 emits an effect "notify:<account>:<seq>" (its
+// id) so that outbox behaviour can be checked.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +25,7 @@ class LedgerMachine final : public machine::Machine {
     return names;
   }
 
-  void apply(const machine::Record& record, machine::StateTxn& txn) const override {
+  machine::Applied apply(const machine::Record& record, machine::StateTxn& txn) const override {
     BinaryReader r(record.payload);
     if (record.type == kDeposit) {
       std::string account(r.bytes());
@@ -34,15 +35,17 @@ class LedgerMachine final : public machine::Machine {
       std::uint64_t n = bump(txn, "deposits");
       if (amount % 10 == 0)
         txn.emit({"notify:" + account + ":" + std::to_string(n), 1, std::to_string(amount)});
+      return {};
     } else if (record.type == kTransfer) {
       std::string from(r.bytes()), to(r.bytes());
       std::uint64_t amount = r.varint();
       if (!r.finished()) throw std::invalid_argument("bad transfer");
       if (balance(txn, from) < static_cast<std::int64_t>(amount))
-        throw std::runtime_error("insufficient balance");
+        return protocol::refuse(protocol::ProtocolError::invalid, "insufficient balance");
       add(txn, from, -static_cast<std::int64_t>(amount));
       add(txn, to, static_cast<std::int64_t>(amount));
       bump(txn, "transfers");
+      return {};
     } else {
       throw std::invalid_argument("unknown record type");
     }

@@ -50,7 +50,7 @@ void NodeDouble::handle(Request request, std::shared_ptr<Responder> responder) {
   auto v = verify_job_submit(submit_request(request, url), unix_now(), *keys_, options_.limits);
   if (!v) {
     ++refused_;
-    reply_refusal(*responder, v.refusal());
+    reply_refusal(*responder, v.error());
     return;
   }
   ++accepted_;
