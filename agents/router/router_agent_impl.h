@@ -16,6 +16,7 @@
 #include "agents/runtime/state_runner.h"
 #include "core/router/router_machine.h"
 #include "core/store/machine_store.h"
+#include "core/util/log_limiter.h"
 #include "relay/pool/relay_pool.h"
 #include "runners/http_client.h"
 
@@ -67,6 +68,7 @@ struct RouterAgent::Impl final : HostedAgent {
   std::shared_ptr<boost::asio::steady_timer> status_timer;
   protocol::Backpressure last_state = protocol::Backpressure::normal;
   AnnounceClock announce_clock;  // strictly increasing created_at for our STATUS
+  LogLimiter log_limiter;        // lines repeated under a flood (failed attempts) are summarised
   bool stopping = false;
 
   Counter* jobs_done = nullptr;

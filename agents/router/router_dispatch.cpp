@@ -91,9 +91,12 @@ void RouterAgent::Impl::dispatch(const machine::Effect& effect) {
         pending.erase(p);
       }
     }
-    if (!result.ok)
-      spdlog::info("job {} attempt {} failed: {}", job_id.hex().substr(0, 12), attempt,
-                   result.reason);
+    // Under a flood of failing jobs (a node down, thousands of requests a second) these lines
+    // are summarised: a few per kind of failure every 10 s, with the count held back.
+    if (std::uint64_t held;
+        !result.ok && log_limiter.allow(protocol::to_string(result.error), held))
+      spdlog::info("job {} attempt {} failed: {}{}", job_id.hex().substr(0, 12), attempt,
+                   result.reason, LogLimiter::suffix(held));
     state->complete(effect, std::move(records));
   };
   it->second.in_flight = dispatcher->dispatch(std::move(request), std::move(callbacks));
