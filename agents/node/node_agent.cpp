@@ -123,21 +123,6 @@ std::vector<machine::Record> NodeAgent::Impl::startup_records() {
                                     wall_clock_ms())};
 }
 
-void NodeAgent::Impl::register_effects(StateRunner& state_runner) {
-  state = &state_runner;
-  register_effects();
-}
-
-void NodeAgent::Impl::subscribe(relay::RelayPool& relays) {
-  pool = &relays;
-  subscribe();
-}
-
-void NodeAgent::Impl::register_routes(http::Server& listener) {
-  server = &listener;
-  register_routes();
-}
-
 void NodeAgent::Impl::on_ready() {
   announce_all();
   schedule(announce_timer, config.announce_every, &Impl::announce_all);

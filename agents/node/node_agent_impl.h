@@ -33,10 +33,6 @@ struct NodeAgent::Impl final : HostedAgent {
   node::NodeMachine machine;
   AgentHost host{machine, metrics};
   AgentLoop& loop = host.loop();
-  // The host's parts, set as it starts them (valid between start() and stop()).
-  StateRunner* state = nullptr;
-  http::Server* server = nullptr;
-  relay::RelayPool* pool = nullptr;
   std::unique_ptr<runners::Runner> runner;
   std::unique_ptr<protocol::ConversationKeyCache> conversation_keys;
   std::string endpoint;  // announced data-plane base URL
@@ -67,18 +63,15 @@ struct NodeAgent::Impl final : HostedAgent {
   void stop();
   // HostedAgent
   std::vector<machine::Record> startup_records() override;
-  void register_effects(StateRunner& state_runner) override;
-  void subscribe(relay::RelayPool& relays) override;
-  void register_routes(http::Server& listener) override;
   void on_ready() override;
   void on_draining() override;
   std::size_t in_flight() const override;
   node::NodePolicy make_policy() const;
-  void subscribe();
+  void subscribe() override;
   void on_rfb(const Event& e);
   void on_award(const Event& e);
   void on_cancel(const Event& e);
-  void register_effects();
+  void register_effects() override;
   void announce_all();
   void announce_status();
   void publish(const Event& e, const std::string& what);
@@ -87,7 +80,7 @@ struct NodeAgent::Impl final : HostedAgent {
                 void (Impl::*what)());
 
   // node_jobs.cpp
-  void register_routes();
+  void register_routes() override;
   void handle_job(http::Request request, std::shared_ptr<http::Responder> responder);
   void handle_health(http::Request request, std::shared_ptr<http::Responder> responder);
   void handle_metrics(http::Request request, std::shared_ptr<http::Responder> responder);

@@ -88,21 +88,6 @@ std::vector<machine::Record> RouterAgent::Impl::startup_records() {
                                         wall_clock_ms())};
 }
 
-void RouterAgent::Impl::register_effects(StateRunner& runner) {
-  state = &runner;
-  register_effects();
-}
-
-void RouterAgent::Impl::subscribe(relay::RelayPool& relays) {
-  pool = &relays;
-  subscribe();
-}
-
-void RouterAgent::Impl::register_routes(http::Server& listener) {
-  server = &listener;
-  register_routes();
-}
-
 void RouterAgent::Impl::on_ready() {
   announce_status();
   schedule_status();

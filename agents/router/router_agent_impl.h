@@ -47,10 +47,6 @@ struct RouterAgent::Impl final : HostedAgent {
   router::RouterMachine machine;
   AgentHost host{machine, metrics};
   AgentLoop& loop = host.loop();
-  // The host's parts, set as it starts them (valid between start() and stop()).
-  StateRunner* state = nullptr;
-  http::Server* server = nullptr;
-  relay::RelayPool* pool = nullptr;
   std::unique_ptr<runners::HttpClient> http_client;
   std::unique_ptr<protocol::ConversationKeyCache> conversation_keys;
   std::unique_ptr<dataplane::Dispatcher> dispatcher;
@@ -80,24 +76,21 @@ struct RouterAgent::Impl final : HostedAgent {
   void stop();
   // HostedAgent
   std::vector<machine::Record> startup_records() override;
-  void register_effects(StateRunner& runner) override;
-  void subscribe(relay::RelayPool& relays) override;
-  void register_routes(http::Server& listener) override;
   void on_ready() override;
   void on_draining() override;
   std::size_t in_flight() const override { return pending.size(); }
   void on_stop() override;
   router::RouterPolicy make_policy() const;
-  void subscribe();
+  void subscribe() override;
   void on_announcement(const Event& e);
   void on_bid(const Event& e);
-  void register_effects();
+  void register_effects() override;
   void announce_status();
   void schedule_status();
   std::size_t active_jobs() const { return pending.size(); }
 
   // router_api.cpp
-  void register_routes();
+  void register_routes() override;
   void handle_chat(http::Request request, std::shared_ptr<http::Responder> responder);
   void handle_models(http::Request request, std::shared_ptr<http::Responder> responder);
   std::map<std::string, std::size_t> models() const;

@@ -53,7 +53,8 @@ Status AgentHost::start(HostedAgent& agent, const AgentHostOptions& options) {
   store_ = std::move(*s);
   state_ = std::make_unique<StateRunner>(loop_, *store_, metrics_, options.name);
   state_->hold();  // what the startup records emit waits for the relays, with the outbox
-  agent.register_effects(*state_);
+  agent.state = state_.get();
+  agent.register_effects();
   std::promise<std::vector<store::AppendResult>> opened;
   state_->append(agent.startup_records(),
                  [&](std::vector<store::AppendResult> results) { opened.set_value(results); });
@@ -75,8 +76,10 @@ Status AgentHost::start(HostedAgent& agent, const AgentHostOptions& options) {
       return fail(make_error(ErrorCode::error, "relay " + url + ": " + st.error().message));
   std::promise<void> subscribed;
   loop_.post([&] {
-    agent.subscribe(*pool_);
-    agent.register_routes(*server_);
+    agent.pool = pool_.get();
+    agent.subscribe();
+    agent.server = server_.get();
+    agent.register_routes();
     subscribed.set_value();
   });
   subscribed.get_future().wait();

@@ -42,14 +42,15 @@ namespace fedai::agents {
 class HostedAgent {
  public:
   virtual ~HostedAgent() = default;
-  // Registers a handler for each effect type the machine emits (before any effect resumes).
-  virtual void register_effects(StateRunner& state) = 0;
+  // Registers a handler for each effect type the machine emits on `state` (before any effect
+  // resumes).
+  virtual void register_effects() = 0;
   // The records that open a run (the policy, Startup), committed before anything else happens.
   virtual std::vector<machine::Record> startup_records() = 0;
-  // Subscribes on the relays (the pool exists, relays are being connected).
-  virtual void subscribe(relay::RelayPool& pool) = 0;
-  // Registers the HTTP routes (before the listener accepts).
-  virtual void register_routes(http::Server& server) = 0;
+  // Subscribes on the relays (`pool` exists, relays are being connected).
+  virtual void subscribe() = 0;
+  // Registers the HTTP routes on `server` (before the listener accepts).
+  virtual void register_routes() = 0;
   // Everything is up: start timers, announce.
   virtual void on_ready() = 0;
   // A stop began: stop timers and announcing; the work in flight goes on.
@@ -58,6 +59,16 @@ class HostedAgent {
   virtual std::size_t in_flight() const = 0;
   // The grace period is over (or nothing is in flight): cancel what is left.
   virtual void on_stop() {}
+
+ protected:
+  // The host's parts, set by the host as it starts each, before the call that needs it (valid
+  // until its stop() returns).
+  StateRunner* state = nullptr;
+  relay::RelayPool* pool = nullptr;
+  http::Server* server = nullptr;
+
+ private:
+  friend class AgentHost;
 };
 
 struct AgentHostOptions {

@@ -37,16 +37,15 @@ class RecordingAgent final : public HostedAgent {
  public:
   explicit RecordingAgent(AgentHost& host) : host_(host) {}
 
-  void register_effects(StateRunner& state) override {
+  void register_effects() override {
     note("effects");
-    state_ = &state;
-    state.on_effect(1, [this](const machine::Effect& effect) {
+    state->on_effect(1, [this](const machine::Effect& effect) {
       // The relays exist before anything left from the last run is carried out (it may publish),
       // and clients are not let in yet.
       if (!subscribed_) resumed_before_subscribe = true;
       listener_refused_during_resume = !test::RawHttpClient(port_of(host_.url())).connected();
       note("resumed " + effect.id);
-      state_->complete(effect);
+      state->complete(effect);
     });
   }
   std::vector<machine::Record> startup_records() override {
@@ -55,13 +54,13 @@ class RecordingAgent final : public HostedAgent {
     // last run left: it waits for the relays too.
     return {LedgerMachine::deposit("startup", 10)};
   }
-  void subscribe(relay::RelayPool&) override {
+  void subscribe() override {
     note("subscribe");
     subscribed_ = true;
   }
-  void register_routes(http::Server& server) override {
+  void register_routes() override {
     note("routes");
-    server.route("POST", "/slow", [this](http::Request, std::shared_ptr<http::Responder> w) {
+    server->route("POST", "/slow", [this](http::Request, std::shared_ptr<http::Responder> w) {
       held_.push_back(std::move(w));
       arrived.fetch_add(1);
     });
@@ -94,7 +93,6 @@ class RecordingAgent final : public HostedAgent {
     calls_.push_back(std::move(call));
   }
   AgentHost& host_;
-  StateRunner* state_ = nullptr;
   bool subscribed_ = false;
   std::vector<std::shared_ptr<http::Responder>> held_;
   std::shared_ptr<boost::asio::steady_timer> timer_;
