@@ -372,10 +372,7 @@ void RouterAgent::Impl::handle_models(http::Request request,
 std::map<std::string, std::size_t> RouterAgent::Impl::models() const {
   std::map<std::string, std::size_t> models;  // model -> nodes offering it
   state->read([&](const machine::StateTxn& txn) {
-    txn.scan(router::RouterMachine::kCaps, "", [&](std::string_view key, std::string_view) {
-      ++models[std::string(key.substr(0, key.find('\0')))];
-      return true;
-    });
+    for (const auto& caps : router::RouterMachine::caps(txn)) ++models[caps.model];
   });
   return models;
 }
@@ -388,12 +385,7 @@ void RouterAgent::Impl::handle_jobs(http::Request request,
     return;
   }
   std::vector<router::JobState> jobs;
-  state->read([&](const machine::StateTxn& txn) {
-    txn.scan(router::RouterMachine::kJobs, "", [&](std::string_view, std::string_view value) {
-      if (auto j = codec::decode<router::JobState>(value)) jobs.push_back(std::move(*j));
-      return true;
-    });
-  });
+  state->read([&](const machine::StateTxn& txn) { jobs = router::RouterMachine::jobs(txn); });
   std::sort(jobs.begin(), jobs.end(),
             [](const auto& a, const auto& b) { return a.created_at > b.created_at; });
   if (jobs.size() > 100) jobs.resize(100);
@@ -402,9 +394,8 @@ void RouterAgent::Impl::handle_jobs(http::Request request,
     // Bids the round's book holds (counted ones), to see how many bidders an auction had.
     json bids = nullptr;
     state->read([&](const machine::StateTxn& txn) {
-      std::string_view key(reinterpret_cast<const char*>(j.request.job_id.data()), 16);
-      if (auto book = txn.get(router::RouterMachine::kAuctions, key))
-        if (auto b = market::AuctionBook::decode(*book)) bids = b->bids.size();
+      if (auto book = router::RouterMachine::auction(txn, j.request.job_id))
+        bids = book->bids.size();
     });
     out.push_back(
         {{"job_id", j.request.job_id.hex()},

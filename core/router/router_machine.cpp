@@ -867,6 +867,9 @@ std::vector<T> all_of(const machine::StateTxn& txn, machine::TableId table) {
 std::vector<CapsReceived> RouterMachine::caps(const machine::StateTxn& txn) {
   return all_of<CapsReceived>(txn, kCaps);
 }
+std::vector<JobState> RouterMachine::jobs(const machine::StateTxn& txn) {
+  return all_of<JobState>(txn, kJobs);
+}
 std::vector<PriceReceived> RouterMachine::prices(const machine::StateTxn& txn) {
   return all_of<PriceReceived>(txn, kPrices);
 }

@@ -173,6 +173,8 @@ class RouterMachine final : public machine::Machine {
   static std::vector<std::pair<PublicKey, PeerStats>> peers(const machine::StateTxn& txn);
   // Every CAPS, PRICE and STATUS the router holds, in key order.
   static std::vector<CapsReceived> caps(const machine::StateTxn& txn);
+  // Every job kept (active, and the newest kKeepFinishedJobs finished), in no particular order.
+  static std::vector<JobState> jobs(const machine::StateTxn& txn);
   static std::vector<PriceReceived> prices(const machine::StateTxn& txn);
   static std::vector<StatusReceived> statuses(const machine::StateTxn& txn);
 
