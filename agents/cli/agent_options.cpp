@@ -146,7 +146,9 @@ const std::vector<OptionSpec<RouterOptions>>& router_option_specs() {
       boolean<O>("allow-nip98",
                  "Accept clients authenticated with NIP-98 (Authorization: Nostr ...)",
                  &O::allow_nip98),
-      boolean<O>("allow-anonymous", "Serve clients without credentials (only sensible on loopback)",
+      boolean<O>("allow-anonymous",
+                 "Serve clients without credentials, or with an API key the router does not "
+                 "know (OpenAI's libraries always send one); only sensible on loopback",
                  &O::allow_anonymous),
       text<O>("mode", "How jobs are bought: posted_then_auction, posted or auction", &O::mode,
               [](const std::string& v) {

@@ -203,6 +203,9 @@ std::optional<std::string> RouterAgent::Impl::authenticate(const http::Request& 
     for (const auto& k : config.api_keys)
       if (k.size() == key.size() && CRYPTO_memcmp(k.data(), key.data(), k.size()) == 0)
         return std::nullopt;
+    // Where clients are served without credentials, a key we do not know is no reason to
+    // refuse: OpenAI's client libraries always send one (they refuse to start without it).
+    if (config.allow_anonymous) return std::nullopt;
     return "blocked: unknown API key";
   }
   if (config.allow_nip98 && (h.starts_with("Nostr ") || h.starts_with("nostr "))) {

@@ -139,10 +139,11 @@ class RouterAgentTest : public ::testing::Test {
     test::RawHttpClient client(port_);
     return client.request("GET", target);
   }
-  std::optional<test::RawResponse> post_chat(const std::string& prompt) {
+  std::optional<test::RawResponse> post_chat(
+      const std::string& prompt, std::vector<std::pair<std::string, std::string>> headers = {
+                                     {"Content-Type", "application/json"}}) {
     test::RawHttpClient client(port_);
-    return client.request("POST", "/v1/chat/completions", chat(prompt),
-                          {{"Content-Type", "application/json"}}, 10s);
+    return client.request("POST", "/v1/chat/completions", chat(prompt), std::move(headers), 10s);
   }
 
   json node_entry() {
@@ -212,6 +213,21 @@ TEST_F(RouterAgentTest, AJobLargerThanEveryNodeTakesIs413AtOnce) {
   ASSERT_TRUE(fits);
   EXPECT_EQ(fits->status, 200) << fits->body;
   EXPECT_EQ(node_->accepted(), 2u);
+}
+
+// A router that serves clients without credentials (the devnet, --allow-anonymous) serves those
+// that send a key it does not know too: OpenAI's client libraries always send one.
+TEST_F(RouterAgentTest, AnonymousServiceTakesAnyApiKey) {
+  ASSERT_TRUE(eventually([&] { return router_knows_node(); }));
+  auto r = post_chat("Say hello", {{"Content-Type", "application/json"},
+                                   {"Authorization", "Bearer sk-not-a-key-this-router-knows"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  // A malformed NIP-98 credential is still refused: it claims an identity and fails to prove it.
+  auto bad = post_chat("Say hello", {{"Content-Type", "application/json"},
+                                     {"Authorization", "Nostr bm90IGFuIGV2ZW50"}});
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 403) << bad->body;
 }
 
 // /fedai/v1/peers says what the breaker is doing: closed after a success, open after three
