@@ -1,5 +1,6 @@
 // fedai event sign | verify
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -50,12 +51,17 @@ int sign_lines(const SecretKey& secret) {
   return failures == 0 ? 0 : 1;
 }
 
-int verify_lines() {
+// Size is a relay's policy, not validity: without --max-bytes any size verifies.
+int verify_lines(std::size_t max_bytes) {
+  EventLimits limits;
+  limits.max_json_bytes = max_bytes > 0 ? max_bytes : std::numeric_limits<std::size_t>::max();
+  limits.max_tags = std::numeric_limits<std::size_t>::max();
+  limits.max_tag_values = std::numeric_limits<std::size_t>::max();
   std::string line;
   int failures = 0;
   while (std::getline(std::cin, line)) {
     if (blank(line)) continue;
-    auto ev = parse_verified_event(line);
+    auto ev = parse_verified_event(line, limits);
     if (ev) {
       std::cout << "valid " << ev->id.hex() << "\n";
     } else {
@@ -87,8 +93,13 @@ void add_event_commands(CLI::App& app, Action& action) {
   auto* verify = event->add_subcommand(
       "verify",
       "Verify events read as JSON lines on stdin: prints 'valid ID' or 'invalid ID REASON'\n"
-      "per line (ID is '-' when the line has none). Exit status 0 only if all are valid.");
-  verify->callback([&action] { action = [] { return verify_lines(); }; });
+      "per line (ID is '-' when the line has none). Exit status 0 only if all are valid.\n"
+      "Any size verifies (a size limit is a relay's policy); --max-bytes applies one.");
+  auto max_bytes = std::make_shared<std::size_t>(0);
+  verify->add_option("--max-bytes", *max_bytes,
+                     "Refuse events whose JSON is longer than this many bytes (0: no limit)");
+  verify->callback(
+      [&action, max_bytes] { action = [max_bytes] { return verify_lines(*max_bytes); }; });
 }
 
 }  // namespace fedai::cli

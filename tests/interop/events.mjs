@@ -157,9 +157,24 @@ function nostrToolsToFedai() {
     })
   }
 
+  // Size is a relay's policy, not validity: a 1 MiB event (64 KiB of control characters, six
+  // bytes each escaped, and text) verifies; with --max-bytes it is refused by name.
+  let control = ''
+  for (let i = 0; i < 65536; i++) control += String.fromCharCode(i % 32)
+  const big = finalizeEvent({ kind: 1, created_at: 1700000000, tags: [], content: control + 'x'.repeat(700000) }, sk)
+  const bigJson = stringify(big)
+  check(bigJson.length > 1000000, `the large event is only ${bigJson.length} bytes`)
+  const r3 = runFedai(args.fedai, ['event', 'verify'], bigJson + '\n')
+  expectLines(r3, 1, 0)
+  check(r3.lines[0] === `valid ${big.id}`, `a ${bigJson.length}-byte event: fedai says "${r3.lines[0]}"`)
+  const r4 = runFedai(args.fedai, ['event', 'verify', '--max-bytes', '262144'], bigJson + '\n')
+  expectLines(r4, 1, 1)
+  check(r4.lines[0].startsWith(`invalid ${big.id} invalid:`), `with --max-bytes: fedai says "${r4.lines[0]}"`)
+
   console.log(
     `events nostr-tools -> fedai: ${events.length} events signed by nostr-tools verified by fedai, ` +
-      `${ntampered} tampered ones rejected (${covered} control chars covered; seed ${args.seed})`,
+      `${ntampered} tampered ones rejected (${covered} control chars covered; seed ${args.seed}), ` +
+      `a ${bigJson.length}-byte event verified`,
   )
 }
 
