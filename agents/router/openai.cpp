@@ -385,14 +385,21 @@ std::string error_json(std::string_view message, std::string_view code) {
       -1, ' ', false, json::error_handler_t::replace);
 }
 
-std::string models_json(const std::map<std::string, std::size_t>& models) {
+std::string models_json(const std::map<std::string, ModelMarket>& models) {
   json data = json::array();
-  for (const auto& [id, nodes] : models)
+  for (const auto& [id, m] : models) {
+    json pricing = nullptr;
+    if (m.priced > 0)
+      pricing = {{"nodes", m.priced},
+                 {"in_per_1k_msat", {{"min", m.in_min.value()}, {"max", m.in_max.value()}}},
+                 {"out_per_1k_msat", {{"min", m.out_min.value()}, {"max", m.out_max.value()}}}};
     data.push_back({{"id", id},
                     {"object", "model"},
                     {"created", 0},
                     {"owned_by", "fedai"},
-                    {"fedai_nodes", nodes}});
+                    {"fedai_nodes", m.nodes},
+                    {"fedai_pricing", pricing}});
+  }
   return json{{"object", "list"}, {"data", data}}.dump();
 }
 

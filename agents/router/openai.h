@@ -58,7 +58,17 @@ std::string chunk_json(std::string_view id, std::int64_t created, std::string_vi
                        std::optional<FedaiInfo> info = std::nullopt);
 // {"error": {"message", "type", "code"}}.
 std::string error_json(std::string_view message, std::string_view code);
-std::string models_json(const std::map<std::string, std::size_t>& models);
+// What the market offers of a model, for /v1/models: the nodes announcing it and the range of
+// their posted rates (surge included), in fields of fedai's own beside OpenAI's.
+struct ModelMarket {
+  std::size_t nodes = 0;                            // nodes whose CAPS offer it
+  std::size_t priced = 0;                           // PRICE announcements for it
+  protocol::Msat in_min, in_max, out_min, out_max;  // per 1000 tokens, surge included
+};
+// {"object":"list","data":[{"id","object":"model","created","owned_by","fedai_nodes",
+// "fedai_pricing":{"nodes","in_per_1k_msat":{"min","max"},"out_per_1k_msat":{...}}}]}; the
+// pricing is null for a model nobody has priced yet.
+std::string models_json(const std::map<std::string, ModelMarket>& models);
 // The HTTP status for a failed job.
 int http_status_for(protocol::ProtocolError error);
 

@@ -12,6 +12,7 @@
 #include "agents/router/router_agent_impl.h"
 #include "core/market/auction.h"
 #include "core/nostr/nip98.h"
+#include "core/protocol/price.h"
 #include "core/protocol/protocol.h"
 #include "core/router/codec.h"
 
@@ -369,7 +370,26 @@ void RouterAgent::Impl::handle_models(http::Request request,
     responder->reply(401, "application/json", openai::error_json(*refused, "ERR_AUTH"));
     return;
   }
-  responder->reply(200, "application/json", openai::models_json(models()));
+  // The market's offer per model: the nodes announcing it, and the range of their posted rates
+  // for chat (each PRICE's rates with its surge, as a posted job would be charged).
+  std::map<std::string, openai::ModelMarket> market;
+  state->read([&](const machine::StateTxn& txn) {
+    for (const auto& caps : router::RouterMachine::caps(txn)) ++market[caps.model].nodes;
+    for (const auto& price : router::RouterMachine::prices(txn)) {
+      auto it = market.find(price.model);
+      if (it == market.end() || price.job_type != "chat") continue;
+      auto surge = protocol::Surge::from_milli(price.surge_milli);
+      protocol::Msat in = protocol::surged_rate(price.in_per_1k, surge);
+      protocol::Msat out = protocol::surged_rate(price.out_per_1k, surge);
+      openai::ModelMarket& m = it->second;
+      bool first = m.priced++ == 0;
+      m.in_min = first ? in : std::min(m.in_min, in);
+      m.in_max = first ? in : std::max(m.in_max, in);
+      m.out_min = first ? out : std::min(m.out_min, out);
+      m.out_max = first ? out : std::max(m.out_max, out);
+    }
+  });
+  responder->reply(200, "application/json", openai::models_json(market));
 }
 
 std::map<std::string, std::size_t> RouterAgent::Impl::models() const {

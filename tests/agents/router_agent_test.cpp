@@ -230,6 +230,27 @@ TEST_F(RouterAgentTest, AnonymousServiceTakesAnyApiKey) {
   EXPECT_EQ(bad->status, 403) << bad->body;
 }
 
+// /v1/models says what the market charges, in fields of its own beside OpenAI's: the node's
+// posted rates (its PRICE, surge 1.0) as the range of one.
+TEST_F(RouterAgentTest, ModelsListTheNodesAndThePriceRange) {
+  ASSERT_TRUE(eventually([&] {
+    auto r = get("/v1/models");
+    if (!r || r->status != 200) return false;
+    const json body = json::parse(r->body);
+    return !body["data"].empty() && !body["data"][0]["fedai_pricing"].is_null();
+  }));
+  const json body = json::parse(get("/v1/models")->body);
+  EXPECT_EQ(body["object"], "list");
+  ASSERT_EQ(body["data"].size(), 1u);
+  const json& m = body["data"][0];
+  EXPECT_EQ(m["id"], "tiny");
+  EXPECT_EQ(m["object"], "model");
+  EXPECT_EQ(m["fedai_nodes"], 1);
+  EXPECT_EQ(m["fedai_pricing"]["nodes"], 1);
+  EXPECT_EQ(m["fedai_pricing"]["in_per_1k_msat"], (json{{"min", 1000}, {"max", 1000}}));
+  EXPECT_EQ(m["fedai_pricing"]["out_per_1k_msat"], (json{{"min", 2000}, {"max", 2000}}));
+}
+
 // /fedai/v1/peers says what the breaker is doing: closed after a success, open after three
 // failures one after another (bad receipts), with the jobs that led there; /metrics counts it.
 TEST_F(RouterAgentTest, PeersShowsTheBreakerOfEachNode) {
