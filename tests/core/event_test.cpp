@@ -1,4 +1,5 @@
 #include "core/nostr/event.h"
+#include "tests/support/param_names.h"
 
 #include <gtest/gtest.h>
 
@@ -166,12 +167,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "invalid: missing field: sig"},
         BadCase{"missing tags", [](nlohmann::json& j) { j.erase("tags"); },
                 "invalid: missing field: tags"}),
-    [](const ::testing::TestParamInfo<BadCase>& param_info) {
-      std::string name = param_info.param.name;
-      for (auto& c : name)
-        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-      return name;
-    });
+    test::ByName{});
 
 TEST(Event, RejectsNonObjectsAndBadJson) {
   EXPECT_EQ(parse_event("[]").error().to_string(), "invalid: event must be a JSON object");

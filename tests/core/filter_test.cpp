@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/nostr/filter_reader.h"
+#include "tests/support/param_names.h"
 
 namespace fedai {
 namespace {
@@ -216,12 +217,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "invalid: duplicate filter field '#t'"},
         BadFilter{"trailing garbage", R"({"kinds":[1]} x)",
                   "invalid: malformed JSON: unexpected characters after the filter at byte 14"}),
-    [](const ::testing::TestParamInfo<BadFilter>& param_info) {
-      std::string name = param_info.param.name;
-      for (auto& c : name)
-        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-      return name;
-    });
+    test::ByName{});
 
 TEST(Filter, MalformedJsonIsReportedAsSuch) {
   for (const char* json :

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/util/base64.h"
+#include "tests/support/param_names.h"
 
 namespace fedai {
 namespace {
@@ -240,13 +241,7 @@ std::vector<Refusal> refusals() {
   return out;
 }
 
-INSTANTIATE_TEST_SUITE_P(Nip98, Nip98Refuses, ::testing::ValuesIn(refusals()),
-                         [](const ::testing::TestParamInfo<Refusal>& param_info) {
-                           std::string name = param_info.param.name;
-                           for (auto& c : name)
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Nip98, Nip98Refuses, ::testing::ValuesIn(refusals()), test::ByName{});
 
 TEST(Nip98, MalformedJsonInTheToken) {
   auto r =
