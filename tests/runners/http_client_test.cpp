@@ -451,7 +451,8 @@ TEST(HttpClient, StreamReportsTimeoutMidBody) {
 }
 
 // The io_context run by two threads and requests issued from three more: the client's state
-// lives on its strand, so nothing races (the TSan build checks).
+// lives on its strand, so nothing races (a thread sanitizer would say otherwise; there is no
+// TSan build yet, and ASan runs it).
 TEST(HttpClient, WorksWithAThreadedIoContextAndCallersOnOtherThreads) {
   HttpTestServer server([](TestExchange& ex) { ex.reply(200, "text/plain", ex.request().body); });
   boost::asio::io_context io;
