@@ -1,5 +1,6 @@
 // llama.cpp's native server API: POST /completion with a prompt built by simple_chat_prompt
-// (`n_predict` from max_tokens, the template's stop strings, `cache_prompt`), streamed as SSE
+// (`n_predict` from max_tokens, the template's stop strings then the client's, `cache_prompt`,
+// top_p, seed, the penalties, JSON mode as `json_schema: {"type": "object"}`), streamed as SSE
 // with `stream: true`. Usage comes from `tokens_evaluated` / `tokens_predicted`, or from
 // `timings.prompt_n` / `timings.predicted_n`. Models from /v1/models (llama.cpp's server
 // answers it), else the file name in /props; health from /health (503 while loading).
@@ -20,12 +21,19 @@ using nlohmann::json;
 json request_body(const InferenceRequest& request, bool stream) {
   json stop = json::array();
   for (auto s : kChatPromptStops) stop.push_back(std::string(s));
+  for (const auto& s : request.stop) stop.push_back(s);  // the client's, after the template's
   json body = json{{"prompt", simple_chat_prompt(request.messages)},
                    {"n_predict", request.max_tokens},
                    {"stop", std::move(stop)},
                    {"cache_prompt", true},
                    {"stream", stream}};
   if (request.temperature) body["temperature"] = *request.temperature;
+  if (request.top_p) body["top_p"] = *request.top_p;
+  if (request.seed) body["seed"] = *request.seed;
+  if (request.presence_penalty) body["presence_penalty"] = *request.presence_penalty;
+  if (request.frequency_penalty) body["frequency_penalty"] = *request.frequency_penalty;
+  // JSON mode: the server turns a JSON schema into a grammar; this one allows any object.
+  if (request.json_object) body["json_schema"] = json{{"type", "object"}};
   return body;
 }
 

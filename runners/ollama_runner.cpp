@@ -1,5 +1,6 @@
 // Ollama's native API: POST /api/chat (`options.num_predict` from max_tokens,
-// `options.temperature`), streamed as NDJSON (one JSON object a line, the last with
+// `options.temperature`, `top_p`, `seed`, `presence_penalty`, `frequency_penalty`, `stop`; JSON
+// mode as `format: "json"`), streamed as NDJSON (one JSON object a line, the last with
 // `done: true`). Usage from `prompt_eval_count` / `eval_count`: Ollama leaves out
 // prompt_eval_count when the whole prompt came from its cache, and then the prompt side is
 // estimated. Models from /api/tags, health from /api/version.
@@ -24,10 +25,17 @@ json request_body(const InferenceRequest& request, bool stream) {
     messages.push_back(json{{"role", m.role}, {"content", m.content}});
   json options = json{{"num_predict", request.max_tokens}};
   if (request.temperature) options["temperature"] = *request.temperature;
-  return json{{"model", request.model},
-              {"messages", std::move(messages)},
-              {"stream", stream},
-              {"options", std::move(options)}};
+  if (request.top_p) options["top_p"] = *request.top_p;
+  if (request.seed) options["seed"] = *request.seed;
+  if (request.presence_penalty) options["presence_penalty"] = *request.presence_penalty;
+  if (request.frequency_penalty) options["frequency_penalty"] = *request.frequency_penalty;
+  if (!request.stop.empty()) options["stop"] = request.stop;
+  json body = json{{"model", request.model},
+                   {"messages", std::move(messages)},
+                   {"stream", stream},
+                   {"options", std::move(options)}};
+  if (request.json_object) body["format"] = "json";
+  return body;
 }
 
 void read_final(const json& doc, std::optional<std::uint32_t>& prompt,

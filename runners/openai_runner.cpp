@@ -49,14 +49,36 @@ std::optional<std::string> write_request(const InferenceRequest& request, bool s
   }
   out += "],\"max_tokens\":";
   append_json_integer(out, request.max_tokens);
-  if (request.temperature) {
-    if (!std::isfinite(*request.temperature)) return std::nullopt;
-    char number[32];
-    auto [end, ec] = std::to_chars(number, number + sizeof number, *request.temperature);
-    if (ec != std::errc()) return std::nullopt;
-    out += ",\"temperature\":";
-    out.append(number, end);
+  auto number = [&out](const char* name, const std::optional<double>& v) {
+    if (!v) return true;
+    if (!std::isfinite(*v)) return false;
+    char text[32];
+    auto [end, ec] = std::to_chars(text, text + sizeof text, *v);
+    if (ec != std::errc()) return false;
+    out += ",\"";
+    out += name;
+    out += "\":";
+    out.append(text, end);
+    return true;
+  };
+  if (!number("temperature", request.temperature) || !number("top_p", request.top_p) ||
+      !number("presence_penalty", request.presence_penalty) ||
+      !number("frequency_penalty", request.frequency_penalty))
+    return std::nullopt;
+  if (!request.stop.empty()) {
+    out += ",\"stop\":[";
+    for (std::size_t i = 0; i < request.stop.size(); ++i) {
+      if (!is_valid_utf8(request.stop[i])) return std::nullopt;
+      if (i) out += ',';
+      append_json_string(out, request.stop[i]);
+    }
+    out += ']';
   }
+  if (request.seed) {
+    out += ",\"seed\":";
+    append_json_integer(out, *request.seed);
+  }
+  if (request.json_object) out += ",\"response_format\":{\"type\":\"json_object\"}";
   out += stream ? ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
                 : ",\"stream\":false}";
   return out;
@@ -71,6 +93,12 @@ json request_body(const InferenceRequest& request, bool stream) {
   body["messages"] = std::move(messages);
   body["max_tokens"] = request.max_tokens;
   if (request.temperature) body["temperature"] = *request.temperature;
+  if (request.top_p) body["top_p"] = *request.top_p;
+  if (request.presence_penalty) body["presence_penalty"] = *request.presence_penalty;
+  if (request.frequency_penalty) body["frequency_penalty"] = *request.frequency_penalty;
+  if (!request.stop.empty()) body["stop"] = request.stop;
+  if (request.seed) body["seed"] = *request.seed;
+  if (request.json_object) body["response_format"] = json{{"type", "json_object"}};
   body["stream"] = stream;
   if (stream) body["stream_options"] = json{{"include_usage", true}};
   return body;

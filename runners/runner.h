@@ -32,6 +32,13 @@ struct InferenceRequest {
   std::vector<ChatMessage> messages;
   std::uint32_t max_tokens = 256;
   std::optional<double> temperature;
+  // OpenAI's sampling parameters, passed on in each server's terms (nips/F-04's job body).
+  std::vector<std::string> stop;  // up to 4 strings the output ends before
+  std::optional<double> top_p;    // 0..1
+  std::optional<std::int64_t> seed;
+  std::optional<double> presence_penalty;   // -2..2
+  std::optional<double> frequency_penalty;  // -2..2
+  bool json_object = false;                 // response_format {"type": "json_object"}
   std::chrono::milliseconds timeout{120'000};
 };
 

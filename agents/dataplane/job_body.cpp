@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <optional>
 
 #include "core/nostr/sha256.h"
 #include "core/util/json_reader.h"
@@ -65,6 +67,30 @@ class ChatReader {
         } else if (key == "stream") {
           if (null()) continue;
           if (!r_.read_bool(out.stream)) return body_error("stream must be true or false");
+        } else if (key == "stop") {
+          if (null()) continue;
+          if (auto st = stop(out.stop); !st) return st.error();
+        } else if (key == "top_p") {
+          if (null()) continue;
+          auto v = number();
+          if (!v || *v < 0 || *v > 1) return body_error("top_p must be a number from 0 to 1");
+          out.top_p = *v;
+        } else if (key == "presence_penalty" || key == "frequency_penalty") {
+          if (null()) continue;
+          auto v = number();
+          if (!v || *v < -2 || *v > 2) return body_error(key + " must be a number from -2 to 2");
+          (key == "presence_penalty" ? out.presence_penalty : out.frequency_penalty) = *v;
+        } else if (key == "seed") {
+          if (null()) continue;
+          JsonReader::Number n;
+          if (r_.peek() == '"' || !r_.read_number(n) || !n.integral || n.overflow ||
+              n.magnitude > (n.negative ? std::uint64_t{1} << 63 : INT64_MAX))
+            return body_error("seed must be a 64-bit integer");
+          out.seed = n.negative ? static_cast<std::int64_t>(0 - n.magnitude)
+                                : static_cast<std::int64_t>(n.magnitude);
+        } else if (key == "response_format") {
+          if (null()) continue;
+          if (auto st = response_format(out.json_object); !st) return st.error();
         } else {
           if (!r_.skip_value(kMaxDepth)) return syntax();
         }
@@ -99,6 +125,49 @@ class ChatReader {
     if (ec != std::errc{} || end != token.data() + token.size() || !std::isfinite(v))
       return std::nullopt;
     return v;
+  }
+
+  // A string or an array of up to 4 strings.
+  Status stop(std::vector<std::string>& out) {
+    out.clear();
+    if (r_.peek() == '"') {
+      out.emplace_back();
+      return r_.read_string(out.back()) ? Status{} : Status{syntax()};
+    }
+    if (r_.peek() != '[') return body_error("stop must be a string or an array of strings");
+    r_.expect('[');
+    if (r_.consume(']')) return {};
+    do {
+      if (r_.peek() != '"') return body_error("stop must be a string or an array of strings");
+      if (out.size() == 4) return body_error("stop must have at most 4 strings");
+      out.emplace_back();
+      if (!r_.read_string(out.back())) return syntax();
+    } while (r_.consume(','));
+    return r_.expect(']') ? Status{} : Status{syntax()};
+  }
+
+  // {"type": "text"} or {"type": "json_object"}; any other type is one no runner here honours.
+  Status response_format(bool& json_object) {
+    if (r_.peek() != '{') return body_error("response_format must be an object");
+    r_.expect('{');
+    std::optional<std::string> type;
+    if (!r_.consume('}')) {
+      do {
+        std::string key;
+        if (!r_.read_string(key) || !r_.expect(':')) return syntax();
+        if (key == "type" && r_.peek() == '"') {
+          type.emplace();
+          if (!r_.read_string(*type)) return syntax();
+        } else if (!r_.skip_value(kMaxDepth)) {
+          return syntax();
+        }
+      } while (r_.consume(','));
+      if (!r_.expect('}')) return syntax();
+    }
+    if (type != "text" && type != "json_object")
+      return body_error("response_format type must be text or json_object");
+    json_object = type == "json_object";
+    return {};
   }
 
   Status messages(std::vector<runners::ChatMessage>& out) {

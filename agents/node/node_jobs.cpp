@@ -146,6 +146,12 @@ void NodeAgent::Impl::run_job(std::shared_ptr<dataplane::VerifiedSubmit> verifie
   request.messages = verified->chat.messages;
   request.max_tokens = verified->max_output_tokens();
   request.temperature = verified->chat.temperature;
+  request.stop = verified->chat.stop;
+  request.top_p = verified->chat.top_p;
+  request.seed = verified->chat.seed;
+  request.presence_penalty = verified->chat.presence_penalty;
+  request.frequency_penalty = verified->chat.frequency_penalty;
+  request.json_object = verified->chat.json_object;
   request.timeout = config.job_timeout;
   dataplane::JobContext job = verified->context();
 

@@ -141,6 +141,12 @@ std::optional<double> double_of(std::string_view raw) {
   return v;
 }
 
+// True for an empty array (open '[') or object (open '{'), spaces allowed inside.
+bool is_empty(std::string_view raw, char open) {
+  JsonReader r(raw);
+  return r.consume(open) && r.consume(open == '[' ? ']' : '}');
+}
+
 struct Message {
   std::string role, content;
 };
@@ -157,7 +163,34 @@ Result<ChatRequest> parse_chat_request(std::string_view body, std::uint32_t defa
 
   std::optional<std::string_view> model, messages, stream, temperature, n, fedai;
   std::optional<std::string_view> max_tokens_fields[2];  // max_tokens, max_completion_tokens
+  std::optional<std::string_view> stop, top_p, seed, penalties[2], response_format, stream_options;
+  // What fedai can't carry honestly (tool calls, log probabilities, token biases): refused by name
+  // unless absent or off, never dropped.
+  struct Unsupported {
+    std::string_view name;
+    bool (*off)(std::string_view raw);  // true when the value asks for nothing
+    std::string_view why;
+    std::optional<std::string_view> raw = std::nullopt;
+  };
+  Unsupported unsupported[] = {
+      {"tools", [](std::string_view raw) { return is_empty(raw, '['); },
+       "fedai's nodes answer with text only"},
+      {"functions", [](std::string_view raw) { return is_empty(raw, '['); },
+       "fedai's nodes answer with text only"},
+      {"tool_choice", [](std::string_view raw) { return raw == "\"none\""; },
+       "fedai's nodes answer with text only"},
+      {"function_call", [](std::string_view raw) { return raw == "\"none\""; },
+       "fedai's nodes answer with text only"},
+      {"logprobs", [](std::string_view raw) { return raw == "false"; },
+       "fedai's answers carry no log probabilities"},
+      {"top_logprobs", [](std::string_view raw) { return raw == "0"; },
+       "fedai's answers carry no log probabilities"},
+      {"logit_bias", [](std::string_view raw) { return is_empty(raw, '{'); },
+       "fedai's nodes take no token biases"},
+  };
   members(body, [&](std::string_view name, std::string_view raw) {
+    for (auto& u : unsupported)
+      if (name == u.name) u.raw = raw;
     if (name == "model")
       model = raw;
     else if (name == "messages")
@@ -174,6 +207,20 @@ Result<ChatRequest> parse_chat_request(std::string_view body, std::uint32_t defa
       n = raw;
     else if (name == "fedai")
       fedai = raw;
+    else if (name == "stop")
+      stop = raw;
+    else if (name == "top_p")
+      top_p = raw;
+    else if (name == "seed")
+      seed = raw;
+    else if (name == "presence_penalty")
+      penalties[0] = raw;
+    else if (name == "frequency_penalty")
+      penalties[1] = raw;
+    else if (name == "response_format")
+      response_format = raw;
+    else if (name == "stream_options")
+      stream_options = raw;
   });
 
   ChatRequest out;
@@ -234,19 +281,25 @@ Result<ChatRequest> parse_chat_request(std::string_view body, std::uint32_t defa
   });
   if (refused) return invalid(*refused);
 
-  std::uint64_t max_tokens = default_max_tokens;
+  // max_completion_tokens is OpenAI's newer name for max_tokens: both are limits, so when both
+  // are given the smaller one holds.
+  std::optional<std::uint64_t> max_tokens;
+  const char* max_tokens_name = "max_tokens";
   for (int i = 0; i < 2; ++i) {
     const auto& raw = max_tokens_fields[i];
     if (!raw || kind_of(*raw) == Kind::null) continue;
+    const char* name = i == 0 ? "max_tokens" : "max_completion_tokens";
     auto v = unsigned_of(*raw);
-    if (!v || *v == 0)
-      return invalid(std::string(i == 0 ? "max_tokens" : "max_completion_tokens") +
-                     " must be a positive integer");
-    max_tokens = *v;
+    if (!v || *v == 0) return invalid(std::string(name) + " must be a positive integer");
+    if (!max_tokens || *v < *max_tokens) {
+      max_tokens = *v;
+      max_tokens_name = name;
+    }
   }
-  if (max_tokens > max_tokens_cap)
-    return invalid("max_tokens must be at most " + std::to_string(max_tokens_cap));
-  out.max_tokens = static_cast<std::uint32_t>(max_tokens);
+  if (max_tokens.value_or(default_max_tokens) > max_tokens_cap)
+    return invalid(std::string(max_tokens_name) + " must be at most " +
+                   std::to_string(max_tokens_cap));
+  out.max_tokens = static_cast<std::uint32_t>(max_tokens.value_or(default_max_tokens));
 
   if (stream && kind_of(*stream) != Kind::null) {
     if (kind_of(*stream) != Kind::boolean) return invalid("stream must be true or false");
@@ -260,6 +313,83 @@ Result<ChatRequest> parse_chat_request(std::string_view body, std::uint32_t defa
   }
   if (n && kind_of(*n) != Kind::null && unsigned_of(*n) != std::optional<std::uint64_t>{1})
     return invalid("n must be 1 (fedai returns one choice)");
+  for (const auto& u : unsupported)
+    if (u.raw && kind_of(*u.raw) != Kind::null && !u.off(*u.raw))
+      return invalid(std::string(u.name) + " is not supported: " + std::string(u.why));
+
+  // The sampling parameters the node passes to its model server (nips/F-04's job body).
+  std::vector<std::string> stops;
+  if (stop && kind_of(*stop) != Kind::null) {
+    constexpr const char* kStop = "stop must be a string or an array of up to 4 non-empty strings";
+    if (kind_of(*stop) == Kind::string) {
+      stops.push_back(string_of(*stop));
+    } else if (kind_of(*stop) == Kind::array) {
+      bool ok = true;
+      elements(*stop, [&](std::size_t i, std::string_view raw) {
+        ok = i < 4 && kind_of(raw) == Kind::string;
+        if (ok) stops.push_back(string_of(raw));
+        return ok;
+      });
+      if (!ok) return invalid(kStop);
+    } else {
+      return invalid(kStop);
+    }
+    for (const auto& s : stops)
+      if (s.empty()) return invalid(kStop);
+  }
+  std::optional<std::string_view> top_p_text, penalty_text[2];
+  if (top_p && kind_of(*top_p) != Kind::null) {
+    auto v = double_of(*top_p);
+    if (!v || *v < 0 || *v > 1) return invalid("top_p must be a number between 0 and 1");
+    top_p_text = *top_p;
+  }
+  for (int i = 0; i < 2; ++i) {
+    if (!penalties[i] || kind_of(*penalties[i]) == Kind::null) continue;
+    auto v = double_of(*penalties[i]);
+    if (!v || *v < -2 || *v > 2)
+      return invalid(std::string(i == 0 ? "presence_penalty" : "frequency_penalty") +
+                     " must be a number between -2 and 2");
+    penalty_text[i] = *penalties[i];
+  }
+  std::optional<std::int64_t> seed_value;
+  if (seed && kind_of(*seed) != Kind::null) {
+    JsonReader r(*seed);
+    JsonReader::Number v;
+    if (kind_of(*seed) != Kind::number || !r.read_number(v) || !v.integral || v.overflow ||
+        v.magnitude > (v.negative ? std::uint64_t{1} << 63 : std::uint64_t{INT64_MAX}))
+      return invalid("seed must be an integer");
+    seed_value = v.negative ? static_cast<std::int64_t>(0 - v.magnitude)
+                            : static_cast<std::int64_t>(v.magnitude);
+  }
+  bool json_object = false;
+  if (response_format && kind_of(*response_format) != Kind::null) {
+    std::optional<std::string_view> type;
+    if (kind_of(*response_format) == Kind::object)
+      members(*response_format, [&](std::string_view name, std::string_view raw) {
+        if (name == "type") type = raw;
+      });
+    std::string t = type && kind_of(*type) == Kind::string ? string_of(*type) : "";
+    if (t == "json_schema")
+      return invalid(
+          "response_format json_schema is not supported: fedai's nodes take text or json_object");
+    if (t != "text" && t != "json_object")
+      return invalid("response_format.type must be text or json_object");
+    json_object = t == "json_object";
+  }
+  if (stream_options && kind_of(*stream_options) != Kind::null) {
+    if (kind_of(*stream_options) != Kind::object)
+      return invalid("stream_options must be an object");
+    if (!out.stream) return invalid("stream_options is only allowed when stream is true");
+    std::optional<std::string_view> include_usage;
+    members(*stream_options, [&](std::string_view name, std::string_view raw) {
+      if (name == "include_usage") include_usage = raw;
+    });
+    if (include_usage && kind_of(*include_usage) != Kind::null) {
+      if (kind_of(*include_usage) != Kind::boolean)
+        return invalid("stream_options.include_usage must be true or false");
+      out.include_usage = *include_usage == "true";
+    }
+  }
 
   if (fedai && kind_of(*fedai) != Kind::null) {
     if (kind_of(*fedai) != Kind::object) return invalid("fedai must be an object");
@@ -304,7 +434,8 @@ Result<ChatRequest> parse_chat_request(std::string_view body, std::uint32_t defa
   out.input_tokens_estimate =
       static_cast<std::uint32_t>(std::min<std::size_t>(chars / 4 + 4 * clean.size(), UINT32_MAX));
 
-  // The node's job body (nips/F-04): the messages, max_tokens, stream and temperature.
+  // The node's job body (nips/F-04): the messages, max_tokens, stream, and the sampling
+  // parameters given.
   std::string& job = out.job_body;
   job.reserve(96 + out.model.size() + chars + clean.size() * 32);
   job += "{\"model\":";
@@ -320,10 +451,31 @@ Result<ChatRequest> parse_chat_request(std::string_view body, std::uint32_t defa
   job += "],\"max_tokens\":";
   job += std::to_string(out.max_tokens);
   job += out.stream ? ",\"stream\":true" : ",\"stream\":false";
-  if (temperature_text) {
-    job += ",\"temperature\":";
-    job += *temperature_text;  // as the client wrote it: a JSON number between 0 and 2
+  // Numbers as the client wrote them (JSON numbers within their ranges, checked above).
+  auto number = [&job](const char* name, std::optional<std::string_view> text) {
+    if (!text) return;
+    job += ",\"";
+    job += name;
+    job += "\":";
+    job += *text;
+  };
+  number("temperature", temperature_text);
+  number("top_p", top_p_text);
+  number("presence_penalty", penalty_text[0]);
+  number("frequency_penalty", penalty_text[1]);
+  if (seed_value) {
+    job += ",\"seed\":";
+    append_json_integer(job, *seed_value);
   }
+  if (!stops.empty()) {
+    job += ",\"stop\":[";
+    for (std::size_t i = 0; i < stops.size(); ++i) {
+      if (i) job += ',';
+      append_json_string(job, stops[i]);
+    }
+    job += ']';
+  }
+  if (json_object) job += ",\"response_format\":{\"type\":\"json_object\"}";
   job += '}';
   return out;
 }
@@ -371,6 +523,17 @@ std::string chunk_json(std::string_view id, std::int64_t created, std::string_vi
     out += ",\"fedai\":";
     append_fedai(out, *info);
   }
+  out += '}';
+  return out;
+}
+
+std::string usage_chunk_json(std::string_view id, std::int64_t created, std::string_view model,
+                             Usage usage) {
+  std::string out;
+  out.reserve(160 + model.size());
+  append_head(out, id, "chat.completion.chunk", created, model);
+  out += ",\"choices\":[],\"usage\":";
+  append_usage(out, usage);
   out += '}';
   return out;
 }

@@ -20,7 +20,12 @@ struct ChatRequest {
   std::uint32_t max_tokens = 256;
   bool stream = false;
   std::uint32_t input_tokens_estimate = 0;  // ~4 bytes a token, plus 4 per message
-  // The body the node receives (nips/F-04): messages, max_tokens, temperature, stream.
+  // stream_options.include_usage as the client gave it (with stream: true only). The router's
+  // streamed answer carries usage in its last chunk either way.
+  std::optional<bool> include_usage;
+  // The body the node receives (nips/F-04): messages, max_tokens, stream, and those of
+  // temperature, top_p, seed, presence_penalty, frequency_penalty, stop and response_format
+  // (json_object) the client gave. tools, logprobs, n > 1 and the like are refused by name.
   std::string job_body;
   // fedai's extension object {"fedai": {...}}: how to buy this job.
   std::optional<router::JobMode> mode;
@@ -56,6 +61,10 @@ std::string chunk_json(std::string_view id, std::int64_t created, std::string_vi
                        std::string_view delta, std::optional<std::string_view> finish_reason,
                        std::optional<Usage> usage = std::nullopt,
                        std::optional<FedaiInfo> info = std::nullopt);
+// The usage-only chunk OpenAI sends last when a client asks for stream_options.include_usage:
+// "choices" empty, "usage" set.
+std::string usage_chunk_json(std::string_view id, std::int64_t created, std::string_view model,
+                             Usage usage);
 // {"error": {"message", "type", "code"}}.
 std::string error_json(std::string_view message, std::string_view code);
 // What the market offers of a model, for /v1/models: the nodes announcing it and the range of

@@ -27,6 +27,7 @@ struct PendingJob {
   std::string model;
   std::string body;  // the plaintext job body sent to the node (F-04)
   bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage: a usage-only chunk comes last
   std::uint32_t max_tokens = 0;
   std::shared_ptr<http::Responder> responder;
   UnixMillis received_at = 0;

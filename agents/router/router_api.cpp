@@ -259,6 +259,7 @@ void RouterAgent::Impl::handle_chat(http::Request request,
   job.model = chat->model;
   job.body = chat->job_body;
   job.stream = chat->stream;
+  job.include_usage = chat->include_usage.value_or(false);
   job.max_tokens = chat->max_tokens;
   job.responder = responder;
   job.received_at = wall_clock_ms();
@@ -324,8 +325,15 @@ void RouterAgent::Impl::reply_to_client(const machine::Effect& effect) {
           job.responder->send_event(
               "", openai::chunk_json(id, created, job.model, job.text, std::nullopt));
       }
-      job.responder->send_event(
-          "", openai::chunk_json(id, created, job.model, "", job.finish_reason, usage, info));
+      if (job.include_usage) {
+        // OpenAI's shape: the finish chunk, then one with no choices and the usage.
+        job.responder->send_event("", openai::chunk_json(id, created, job.model, "",
+                                                         job.finish_reason, std::nullopt, info));
+        job.responder->send_event("", openai::usage_chunk_json(id, created, job.model, usage));
+      } else {
+        job.responder->send_event(
+            "", openai::chunk_json(id, created, job.model, "", job.finish_reason, usage, info));
+      }
       job.responder->send_event("", "[DONE]");
       job.responder->end_stream();
     } else {

@@ -2,9 +2,15 @@
 // the chat body, the node's answer builders and the router's answer checks.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "agents/dataplane/answer.h"
 #include "agents/dataplane/answer_reader.h"
 #include "agents/dataplane/job_body.h"
+#include "agents/router/openai.h"
 #include "core/nostr/bech32.h"
 #include "core/nostr/sha256.h"
 #include "core/protocol/protocol.h"
@@ -170,6 +176,81 @@ TEST(JobBody, ParsesTheChatFieldsANodeReads) {
   std::string deep = R"({"messages":[{"role":"user","content":"x"}],"x":)" + std::string(100, '[') +
                      std::string(100, ']') + "}";
   EXPECT_TRUE(reason(deep).starts_with("invalid: job body is not valid JSON")) << reason(deep);
+}
+
+// Issue 14: each sampling parameter the router writes (agents/router/openai) reads back at the node
+// as the runner's request field.
+TEST(JobBody, SamplingParametersRoundTripFromTheRouter) {
+  auto routed = openai::parse_chat_request(
+      R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":100,
+          "max_completion_tokens":40,"temperature":0.25,"top_p":0.5,"seed":-7,
+          "presence_penalty":1.25,"frequency_penalty":-0.75,"stop":["END","\n\n"],
+          "response_format":{"type":"json_object"},"stream":true,
+          "stream_options":{"include_usage":true}})",
+      256, 4096);
+  ASSERT_TRUE(routed) << routed.error().to_string();
+  auto r = parse_chat_request(routed->job_body);
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->max_tokens, 40u);
+  EXPECT_DOUBLE_EQ(*r->temperature, 0.25);
+  ASSERT_TRUE(r->top_p);
+  EXPECT_DOUBLE_EQ(*r->top_p, 0.5);
+  EXPECT_EQ(r->seed, std::optional<std::int64_t>{-7});
+  ASSERT_TRUE(r->presence_penalty && r->frequency_penalty);
+  EXPECT_DOUBLE_EQ(*r->presence_penalty, 1.25);
+  EXPECT_DOUBLE_EQ(*r->frequency_penalty, -0.75);
+  EXPECT_EQ(r->stop, (std::vector<std::string>{"END", "\n\n"}));
+  EXPECT_TRUE(r->json_object);
+  EXPECT_TRUE(r->stream);
+
+  // None given: none read.
+  auto plain = openai::parse_chat_request(
+      R"({"model":"tiny","messages":[{"role":"user","content":"hi"}]})", 256, 4096);
+  ASSERT_TRUE(plain);
+  auto p = parse_chat_request(plain->job_body);
+  ASSERT_TRUE(p) << p.error().to_string();
+  EXPECT_FALSE(p->top_p || p->seed || p->presence_penalty || p->frequency_penalty);
+  EXPECT_TRUE(p->stop.empty());
+  EXPECT_FALSE(p->json_object);
+}
+
+TEST(JobBody, SamplingParametersAreReadOrRefusedNeverDropped) {
+  auto read = [](std::string_view extra) {
+    return parse_chat_request(R"({"messages":[{"role":"user","content":"x"}],)" +
+                              std::string(extra) + "}");
+  };
+  auto reason = [&](std::string_view extra) {
+    auto parsed = read(extra);
+    return parsed ? std::string("(accepted)") : parsed.error().to_string();
+  };
+  // OpenAI's forms a body may hold beside the router's own.
+  auto one = read(R"("stop":"END","seed":9223372036854775807,"response_format":{"type":"text"})");
+  ASSERT_TRUE(one) << one.error().to_string();
+  EXPECT_EQ(one->stop, std::vector<std::string>{"END"});
+  EXPECT_EQ(one->seed, std::optional<std::int64_t>{INT64_MAX});
+  EXPECT_FALSE(one->json_object);
+  auto nulls = read(R"("stop":null,"top_p":null,"seed":null,"presence_penalty":null,)"
+                    R"("frequency_penalty":null,"response_format":null)");
+  ASSERT_TRUE(nulls) << nulls.error().to_string();
+  EXPECT_FALSE(nulls->top_p || nulls->seed || nulls->json_object);
+  EXPECT_EQ(read(R"("seed":-9223372036854775808)")->seed, std::optional<std::int64_t>{INT64_MIN});
+
+  EXPECT_EQ(reason(R"("stop":["a","b","c","d","e"])"),
+            "invalid: job body stop must have at most 4 strings");
+  EXPECT_EQ(reason(R"("stop":[1])"),
+            "invalid: job body stop must be a string or an array of strings");
+  EXPECT_EQ(reason(R"("top_p":1.01)"), "invalid: job body top_p must be a number from 0 to 1");
+  EXPECT_EQ(reason(R"("seed":1.5)"), "invalid: job body seed must be a 64-bit integer");
+  EXPECT_EQ(reason(R"("seed":9223372036854775808)"),
+            "invalid: job body seed must be a 64-bit integer");
+  EXPECT_EQ(reason(R"("presence_penalty":-2.5)"),
+            "invalid: job body presence_penalty must be a number from -2 to 2");
+  EXPECT_EQ(reason(R"("frequency_penalty":"1")"),
+            "invalid: job body frequency_penalty must be a number from -2 to 2");
+  EXPECT_EQ(reason(R"("response_format":{"type":"json_schema","json_schema":{}})"),
+            "invalid: job body response_format type must be text or json_object");
+  EXPECT_EQ(reason(R"("response_format":[])"),
+            "invalid: job body response_format must be an object");
 }
 
 // ---- The answer, both ends ----------------------------------------------------------------------

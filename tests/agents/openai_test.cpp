@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -136,6 +138,162 @@ TEST(OpenAiRequests, JsonAsAnyClientMayWriteIt) {
   EXPECT_EQ(body["messages"][0]["content"], "a\u00e9");
   EXPECT_EQ(body["temperature"], 1);
   EXPECT_FALSE(body.contains("user"));
+}
+
+// ---- sampling parameters (issue 14): each reaches the job body, or is refused by name ----
+
+// The job body written for `extra` (members added to a minimal request), or the refusal.
+json job_body_with(const std::string& extra, std::uint32_t cap = 4096) {
+  auto r = parse_chat_request(
+      R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],)" + extra + "}", 256, cap);
+  if (!r) return json{{"refused", r.error().to_string()}};
+  return json::parse(r->job_body);
+}
+
+TEST(OpenAiParameters, NoneGivenNoneWritten) {
+  json body = job_body_with(R"("stream":false)");
+  for (const char* name : {"stop", "top_p", "seed", "presence_penalty", "frequency_penalty",
+                           "response_format", "temperature", "stream_options"})
+    EXPECT_FALSE(body.contains(name)) << name;
+}
+
+TEST(OpenAiParameters, StopReachesTheJobBody) {
+  EXPECT_EQ(job_body_with(R"("stop":"\nEND")")["stop"], json::parse(R"(["\nEND"])"));
+  EXPECT_EQ(job_body_with(R"("stop":["a","b \"q\"","c","d"])")["stop"],
+            json::parse(R"(["a","b \"q\"","c","d"])"));
+  EXPECT_FALSE(job_body_with(R"("stop":[])").contains("stop"));
+  EXPECT_FALSE(job_body_with(R"("stop":null)").contains("stop"));
+}
+
+TEST(OpenAiParameters, TopPReachesTheJobBody) {
+  EXPECT_EQ(job_body_with(R"("top_p":0.9)")["top_p"], 0.9);
+  EXPECT_EQ(job_body_with(R"("top_p":0)")["top_p"], 0);
+  EXPECT_EQ(job_body_with(R"("top_p":1)")["top_p"], 1);
+}
+
+TEST(OpenAiParameters, SeedReachesTheJobBody) {
+  EXPECT_EQ(job_body_with(R"("seed":42)")["seed"], 42);
+  EXPECT_EQ(job_body_with(R"("seed":-9223372036854775808)")["seed"].get<std::int64_t>(), INT64_MIN);
+  EXPECT_EQ(job_body_with(R"("seed":9223372036854775807)")["seed"].get<std::int64_t>(), INT64_MAX);
+}
+
+TEST(OpenAiParameters, PresencePenaltyReachesTheJobBody) {
+  json body = job_body_with(R"("presence_penalty":-2)");
+  EXPECT_EQ(body["presence_penalty"], -2);
+  EXPECT_FALSE(body.contains("frequency_penalty"));
+  EXPECT_EQ(job_body_with(R"("presence_penalty":1.5)")["presence_penalty"], 1.5);
+}
+
+TEST(OpenAiParameters, FrequencyPenaltyReachesTheJobBody) {
+  json body = job_body_with(R"("frequency_penalty":2)");
+  EXPECT_EQ(body["frequency_penalty"], 2);
+  EXPECT_FALSE(body.contains("presence_penalty"));
+  EXPECT_EQ(job_body_with(R"("frequency_penalty":-0.5)")["frequency_penalty"], -0.5);
+}
+
+TEST(OpenAiParameters, ResponseFormatJsonObjectReachesTheJobBody) {
+  EXPECT_EQ(job_body_with(R"("response_format":{"type":"json_object"})")["response_format"],
+            json::parse(R"({"type":"json_object"})"));
+  // text is the default: nothing to carry.
+  json text = job_body_with(R"("response_format":{"type":"text"})");
+  EXPECT_FALSE(text.contains("refused")) << text.dump();
+  EXPECT_FALSE(text.contains("response_format"));
+}
+
+TEST(OpenAiParameters, MaxCompletionTokensIsMaxTokensAndTheSmallerOfBothHolds) {
+  EXPECT_EQ(job_body_with(R"("max_completion_tokens":77)")["max_tokens"], 77);
+  EXPECT_EQ(job_body_with(R"("max_tokens":100,"max_completion_tokens":30)")["max_tokens"], 30);
+  EXPECT_EQ(job_body_with(R"("max_completion_tokens":30,"max_tokens":20)")["max_tokens"], 20);
+  EXPECT_EQ(job_body_with(R"("max_tokens":null,"max_completion_tokens":12)")["max_tokens"], 12);
+  auto r = parse_chat_request(
+      R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":9,
+          "max_completion_tokens":10})",
+      256, 4096);
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->max_tokens, 9u);  // what the router asks the market for, too
+  EXPECT_FALSE(json::parse(r->job_body).contains("max_completion_tokens"));
+}
+
+TEST(OpenAiParameters, StreamOptionsIncludeUsageIsReadForTheRoutersOwnAnswer) {
+  auto parse = [](const std::string& extra) {
+    return parse_chat_request(
+        R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],)" + extra + "}", 256, 4096);
+  };
+  auto yes = parse(R"("stream":true,"stream_options":{"include_usage":true})");
+  ASSERT_TRUE(yes) << yes.error().to_string();
+  EXPECT_EQ(yes->include_usage, std::optional<bool>{true});
+  auto no = parse(R"("stream":true,"stream_options":{"include_usage":false})");
+  ASSERT_TRUE(no) << no.error().to_string();
+  EXPECT_EQ(no->include_usage, std::optional<bool>{false});
+  auto unset = parse(R"("stream":true,"stream_options":{})");
+  ASSERT_TRUE(unset) << unset.error().to_string();
+  EXPECT_FALSE(unset->include_usage);
+  // The router's streamed answer carries usage in its last chunk.
+  json last = json::parse(chunk_json("c", 1, "tiny", "", "stop", Usage{3, 4}));
+  EXPECT_EQ(last["usage"]["total_tokens"], 7);
+  // Not the node's business: not in the job body.
+  EXPECT_FALSE(json::parse(yes->job_body).contains("stream_options"));
+}
+
+TEST(OpenAiParameters, WhatCannotBeCarriedIsRefusedByName) {
+  struct Case {
+    std::string extra, reason;
+  };
+  const std::string text_only = " is not supported: fedai's nodes answer with text only";
+  const std::string no_logprobs = " is not supported: fedai's answers carry no log probabilities";
+  const std::vector<Case> cases = {
+      {R"("n":2)", "n must be 1 (fedai returns one choice)"},
+      {R"("n":0)", "n must be 1 (fedai returns one choice)"},
+      {R"("tools":[{"type":"function","function":{"name":"f"}}])", "tools" + text_only},
+      {R"("tools":{})", "tools" + text_only},
+      {R"("functions":[{"name":"f"}])", "functions" + text_only},
+      {R"("tool_choice":"auto")", "tool_choice" + text_only},
+      {R"("tool_choice":{"type":"function","function":{"name":"f"}})", "tool_choice" + text_only},
+      {R"("function_call":"auto")", "function_call" + text_only},
+      {R"("logprobs":true)", "logprobs" + no_logprobs},
+      {R"("top_logprobs":3)", "top_logprobs" + no_logprobs},
+      {R"("logit_bias":{"50256":-100})",
+       "logit_bias is not supported: fedai's nodes take no token biases"},
+      {R"("response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{}}})",
+       "response_format json_schema is not supported: fedai's nodes take text or json_object"},
+      {R"("response_format":{"type":"xml"})", "response_format.type must be text or json_object"},
+      {R"("response_format":"json_object")", "response_format.type must be text or json_object"},
+      {R"("response_format":{})", "response_format.type must be text or json_object"},
+      {R"("stop":["a","b","c","d","e"])",
+       "stop must be a string or an array of up to 4 non-empty strings"},
+      {R"("stop":[1])", "stop must be a string or an array of up to 4 non-empty strings"},
+      {R"("stop":"")", "stop must be a string or an array of up to 4 non-empty strings"},
+      {R"("stop":5)", "stop must be a string or an array of up to 4 non-empty strings"},
+      {R"("top_p":1.5)", "top_p must be a number between 0 and 1"},
+      {R"("top_p":-0.1)", "top_p must be a number between 0 and 1"},
+      {R"("top_p":"0.5")", "top_p must be a number between 0 and 1"},
+      {R"("seed":1.5)", "seed must be an integer"},
+      {R"("seed":"7")", "seed must be an integer"},
+      {R"("seed":9223372036854775808)", "seed must be an integer"},
+      {R"("seed":-9223372036854775809)", "seed must be an integer"},
+      {R"("presence_penalty":2.5)", "presence_penalty must be a number between -2 and 2"},
+      {R"("presence_penalty":true)", "presence_penalty must be a number between -2 and 2"},
+      {R"("frequency_penalty":-3)", "frequency_penalty must be a number between -2 and 2"},
+      {R"("frequency_penalty":"1")", "frequency_penalty must be a number between -2 and 2"},
+      {R"("max_completion_tokens":5000)", "max_completion_tokens must be at most 4096"},
+      {R"("max_tokens":10,"max_completion_tokens":0)",
+       "max_completion_tokens must be a positive integer"},
+      {R"("stream_options":{"include_usage":true})",
+       "stream_options is only allowed when stream is true"},
+      {R"("stream":true,"stream_options":true)", "stream_options must be an object"},
+      {R"("stream":true,"stream_options":{"include_usage":"yes"})",
+       "stream_options.include_usage must be true or false"},
+  };
+  for (const auto& c : cases)
+    EXPECT_EQ(job_body_with(c.extra), (json{{"refused", "invalid: " + c.reason}})) << c.extra;
+
+  // Asking for nothing is no reason to refuse.
+  json off = job_body_with(
+      R"("n":1,"tools":[],"functions":null,"tool_choice":"none","logprobs":false,)"
+      R"("top_logprobs":0,"logit_bias":{},"function_call":"none","stream_options":null)");
+  EXPECT_FALSE(off.contains("refused")) << off.dump();
+  for (const char* name : {"n", "tools", "tool_choice", "logprobs", "top_logprobs", "logit_bias"})
+    EXPECT_FALSE(off.contains(name)) << name;
 }
 
 TEST(OpenAiRequests, EachRefusalNamesTheField) {

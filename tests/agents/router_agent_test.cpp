@@ -230,6 +230,49 @@ TEST_F(RouterAgentTest, AnonymousServiceTakesAnyApiKey) {
   EXPECT_EQ(bad->status, 403) << bad->body;
 }
 
+// stream_options.include_usage: OpenAI's shape, the finish chunk and then one with no choices
+// and the usage; without it, the usage rides on the finish chunk.
+TEST_F(RouterAgentTest, AStreamAskingForUsageEndsWithAUsageChunk) {
+  ASSERT_TRUE(eventually([&] { return router_knows_node(); }));
+  auto data_lines = [](const std::string& body) {
+    std::vector<json> out;
+    std::size_t at = 0;
+    while ((at = body.find("data: ", at)) != std::string::npos) {
+      std::size_t end = body.find('\n', at);
+      std::string d = body.substr(at + 6, end - at - 6);
+      if (d != "[DONE]") out.push_back(json::parse(d));
+      at = end;
+    }
+    return out;
+  };
+  json request = json::parse(chat("Say hello"));
+  request["stream"] = true;
+  request["stream_options"] = {{"include_usage", true}};
+  test::RawHttpClient client(port_);
+  auto r = client.request("POST", "/v1/chat/completions", request.dump(),
+                          {{"Content-Type", "application/json"}}, 10s);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto chunks = data_lines(r->body);
+  ASSERT_GE(chunks.size(), 2u) << r->body;
+  const json& last = chunks.back();
+  EXPECT_TRUE(last["choices"].empty()) << last;
+  EXPECT_GT(last["usage"]["completion_tokens"].get<int>(), 0) << last;
+  const json& finish = chunks[chunks.size() - 2];
+  EXPECT_FALSE(finish["choices"][0]["finish_reason"].is_null()) << finish;
+  EXPECT_FALSE(finish.contains("usage")) << finish;
+
+  request.erase("stream_options");
+  test::RawHttpClient again(port_);
+  auto plain = again.request("POST", "/v1/chat/completions", request.dump(),
+                             {{"Content-Type", "application/json"}}, 10s);
+  ASSERT_TRUE(plain);
+  auto plain_chunks = data_lines(plain->body);
+  ASSERT_FALSE(plain_chunks.empty());
+  EXPECT_FALSE(plain_chunks.back()["choices"].empty());
+  EXPECT_TRUE(plain_chunks.back().contains("usage"));
+}
+
 // /v1/models says what the market charges, in fields of its own beside OpenAI's: the node's
 // posted rates (its PRICE, surge 1.0) as the range of one.
 TEST_F(RouterAgentTest, ModelsListTheNodesAndThePriceRange) {

@@ -183,6 +183,113 @@ TEST_P(Adapter, SendsTheRequestInTheServersTerms) {
   EXPECT_FALSE(server_->seen().back().header("Authorization"));
 }
 
+// Each of OpenAI's sampling parameters (nips/F-04's job body) reaches the server, in its terms,
+// plain and streamed; one test a parameter, each against all three servers.
+class AdapterParams : public Adapter {
+ protected:
+  // The request the server saw for `req`, plain then streamed.
+  std::vector<json> bodies_for(const InferenceRequest& req) {
+    start();
+    std::vector<json> out;
+    auto r = infer(req);
+    EXPECT_TRUE(r) << r.error().to_string();
+    out.push_back(last_body());
+    auto s = stream(req);
+    EXPECT_TRUE(s.done && *s.done);
+    out.push_back(last_body());
+    EXPECT_EQ(out[1]["stream"], true);
+    return out;
+  }
+  // Where a sampling option sits: top level (OpenAI, llama.cpp) or in `options` (Ollama).
+  json option(const json& body, const char* name) {
+    const json& where = std::string(GetParam().kind) == "ollama" ? body["options"] : body;
+    return where.contains(name) ? where[name] : json();
+  }
+};
+
+TEST_P(AdapterParams, PassesStop) {
+  auto req = chat();
+  req.stop = {"END", "\n\n"};
+  for (const json& body : bodies_for(req)) {
+    if (std::string(GetParam().kind) == "llamacpp") {  // after the prompt template's own
+      EXPECT_EQ(body["stop"], json::parse(R"(["\nuser:","\nsystem:","END","\n\n"])"));
+    } else {
+      EXPECT_EQ(option(body, "stop"), json::parse(R"(["END","\n\n"])"));
+    }
+  }
+  // None given: none sent (llama.cpp keeps its template's).
+  start();
+  ASSERT_TRUE(infer());
+  if (std::string(GetParam().kind) != "llamacpp") {
+    EXPECT_TRUE(option(last_body(), "stop").is_null());
+  }
+}
+
+TEST_P(AdapterParams, PassesTopP) {
+  auto req = chat();
+  req.top_p = 0.125;
+  for (const json& body : bodies_for(req)) EXPECT_EQ(option(body, "top_p"), 0.125);
+  start();
+  ASSERT_TRUE(infer());
+  EXPECT_TRUE(option(last_body(), "top_p").is_null());
+}
+
+TEST_P(AdapterParams, PassesSeed) {
+  auto req = chat();
+  req.seed = -9'007'199'254'740'993;  // beyond a double's exact integers: sent as written
+  for (const json& body : bodies_for(req)) {
+    ASSERT_TRUE(option(body, "seed").is_number_integer());
+    EXPECT_EQ(option(body, "seed").get<std::int64_t>(), -9'007'199'254'740'993);
+  }
+  start();
+  ASSERT_TRUE(infer());
+  EXPECT_TRUE(option(last_body(), "seed").is_null());
+}
+
+TEST_P(AdapterParams, PassesPresencePenalty) {
+  auto req = chat();
+  req.presence_penalty = -1.5;
+  for (const json& body : bodies_for(req)) {
+    EXPECT_EQ(option(body, "presence_penalty"), -1.5);
+    EXPECT_TRUE(option(body, "frequency_penalty").is_null());
+  }
+}
+
+TEST_P(AdapterParams, PassesFrequencyPenalty) {
+  auto req = chat();
+  req.frequency_penalty = 1.75;
+  for (const json& body : bodies_for(req)) {
+    EXPECT_EQ(option(body, "frequency_penalty"), 1.75);
+    EXPECT_TRUE(option(body, "presence_penalty").is_null());
+  }
+}
+
+TEST_P(AdapterParams, PassesJsonMode) {
+  auto req = chat();
+  req.json_object = true;
+  std::string kind = GetParam().kind;
+  for (const json& body : bodies_for(req)) {
+    if (kind == "openai") {
+      EXPECT_EQ(body["response_format"], json::parse(R"({"type":"json_object"})"));
+    } else if (kind == "llamacpp") {
+      EXPECT_EQ(body["json_schema"], json::parse(R"({"type":"object"})"));
+    } else {
+      EXPECT_EQ(body["format"], "json");
+    }
+  }
+  start();
+  ASSERT_TRUE(infer());
+  json plain = last_body();
+  EXPECT_FALSE(plain.contains("response_format") || plain.contains("json_schema") ||
+               plain.contains("format"))
+      << plain.dump();
+}
+
+INSTANTIATE_TEST_SUITE_P(Apis, AdapterParams, ::testing::Values(kOpenAi, kLlamaCpp, kOllama),
+                         [](const ::testing::TestParamInfo<Api>& p) {
+                           return std::string(p.param.kind);
+                         });
+
 TEST_P(Adapter, StreamsDeltasThatAddUpToTheText) {
   start();
   auto s = stream();
