@@ -109,7 +109,11 @@ class FaultSuite : public ::testing::Test {
       // Prices apart: node-a is the cheapest, so it wins most jobs (posted and auction).
       std::uint64_t step = 100 * i;
       // Every request has its own max_tokens (up to ~1,300 here).
-      std::vector<std::string> flags{"--max-output-tokens", "2048"};
+      // Slots for the load with room to spare: the suite measures what faults cost, not what
+      // a full node refuses (with four slots a node's reservations for auctions it lost, and
+      // the jobs of a killed neighbour, left posted-only clients without a free PRICE now and
+      // then even in a control run without kills).
+      std::vector<std::string> flags{"--max-output-tokens", "2048", "--max-concurrency", "8"};
       if (!surge())
         flags.insert(flags.end(), {"--surge-q", "1000000", "--surge-l-ms", "1000000000"});
       Agent& node = cluster.start_node(
