@@ -110,21 +110,21 @@ bool BidOffer::valid_at(UnixMillis now) const {
   return now_s < valid_until;
 }
 
-std::int64_t score_ppm(const AuctionTerms& terms, const BidOffer& bid, std::uint32_t reputation_ppm,
-                       std::uint64_t stake_units, const AuctionParams& params) {
-  const u128 max_price = std::max<std::uint64_t>(terms.max_price.value(), 1);
+std::int64_t score_ppm(Msat cheapest, const AuctionTerms& terms, const BidOffer& bid,
+                       std::uint32_t reputation_ppm, std::uint64_t stake_units,
+                       const AuctionParams& params) {
+  const u128 ref = std::max<std::uint64_t>(cheapest.value(), 1);
   const u128 deadline = std::max<std::uint64_t>(terms.deadline.value(), 1);
-  const u128 price_term = u128{params.w_price_ppm} * bid.price.value() / max_price;
+  // price < 2^64, so price * 1e6 < 2^84: no overflow.
+  const u128 price_term = u128{bid.price.value()} * kPpm / ref;
   const u128 eta = std::min<u128>(bid.eta.value(), deadline);
   const u128 eta_term = u128{params.w_eta_ppm} * eta / deadline;
   const u128 rep = std::min<std::uint64_t>(reputation_ppm, kPpm);
   const u128 rep_term = u128{params.w_rep_ppm} * (kPpm - rep) / kPpm;
   const u128 stake =
       std::min<u128>(params.stake_cap_ppm, u128{stake_units} * params.stake_weight_ppm);
-  // price_term < 2^32 * 2^64, so base * 1e6 < 2^118: no overflow.
-  const u128 base = price_term + eta_term + rep_term;
-  const u128 score = base * kPpm / (kPpm + stake);
-  return static_cast<std::int64_t>(std::min(score, kMaxScore));
+  const u128 quality = (eta_term + rep_term) * kPpm / (kPpm + stake);
+  return static_cast<std::int64_t>(std::min(price_term + quality, kMaxScore));
 }
 
 Bytes32 tie_break_key(const EventId& rfb_id, const PublicKey& bidder) {
@@ -170,7 +170,7 @@ Status AuctionBook::offer(const BidOffer& bid, const PeerView& peer) {
   }
   AcceptedBid accepted;
   accepted.offer = bid;
-  accepted.reputation_ppm = peer.reputation_ppm;
+  accepted.reputation_ppm = peer.trial ? static_cast<std::uint32_t>(kPpm) : peer.reputation_ppm;
   accepted.stake_units = peer.stake_units;
   bids.push_back(std::move(accepted));
   return {};
@@ -216,23 +216,35 @@ std::optional<AcceptedBid> AuctionBook::award_next(UnixMillis now, const Auction
 
 void rank(std::vector<AcceptedBid>& bids, const AuctionTerms& terms, const AuctionParams& params) {
   struct Key {
+    bool below_floor;
     std::int64_t score;
     std::uint64_t price;
     std::uint64_t eta;
     Bytes32 tie;
     std::size_t index;
   };
+  // Each tier (at or above the reputation floor, below it) is judged against its own cheapest
+  // price: a cheap bad bid does not move the good bids' scores.
+  auto below = [&](const AcceptedBid& b) { return b.reputation_ppm < params.rep_floor_ppm; };
+  std::optional<Msat> cheapest[2];
+  for (const AcceptedBid& b : bids) {
+    auto& c = cheapest[below(b) ? 1 : 0];
+    if (!c || b.offer.price < *c) c = b.offer.price;
+  }
   std::vector<Key> keys;
   keys.reserve(bids.size());
   for (std::size_t i = 0; i < bids.size(); ++i) {
     AcceptedBid& b = bids[i];
-    b.score_ppm = score_ppm(terms, b.offer, b.reputation_ppm, b.stake_units, params);
-    keys.push_back({b.score_ppm, b.offer.price.value(), b.offer.eta.value(),
+    const bool low = below(b);
+    b.score_ppm =
+        score_ppm(*cheapest[low ? 1 : 0], terms, b.offer, b.reputation_ppm, b.stake_units, params);
+    keys.push_back({low, b.score_ppm, b.offer.price.value(), b.offer.eta.value(),
                     tie_break_key(terms.rfb_id, b.offer.bidder), i});
   }
   // The index makes the order total even for two bids from one bidder (offer() never keeps
   // those, but rank() is a free function).
   std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
+    if (a.below_floor != b.below_floor) return b.below_floor;
     if (a.score != b.score) return a.score < b.score;
     if (a.price != b.price) return a.price < b.price;
     if (a.eta != b.eta) return a.eta < b.eta;

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/market/peers.h"
 #include "core/nostr/event.h"
 #include "core/protocol/units.h"
 #include "core/util/result.h"
@@ -20,15 +21,23 @@ using protocol::Millis;
 using protocol::Msat;
 using UnixMillis = std::int64_t;
 
-// Scores are integer millionths (ppm) so every implementation ranks identically (F-03).
+// Scores are integer millionths (ppm) so every implementation ranks identically (F-03). Price
+// is judged against the auction's own cheapest good bid, not against max_price: a bid's price
+// term is its price in ppm of that bid's, and reputation and eta add at most w_rep_ppm +
+// w_eta_ppm (6% of the cheapest price) on top, so a bid cheaper by more than that wins outright
+// and reputation decides only near-ties (F-03 "Scoring").
 struct AuctionParams {
+  // Unused since the score judges price against the cheapest bid (kept: the policy record
+  // encodes it).
   std::uint32_t w_price_ppm = 600'000;
-  std::uint32_t w_eta_ppm = 200'000;
-  std::uint32_t w_rep_ppm = 200'000;
-  std::uint32_t stake_cap_ppm = 250'000;    // stake_factor <= 1.25: a score / 1.25 at best
-  std::uint32_t stake_weight_ppm = 10'000;  // per stake unit
-  std::uint32_t retry_budget = 3;           // attempts per job, the first included (0 counts as 1)
-  Millis cooldown{2'000};                   // before a job is auctioned again
+  std::uint32_t w_eta_ppm = 10'000;            // eta at the deadline adds 1% of the cheapest price
+  std::uint32_t w_rep_ppm = 50'000;            // reputation 0 adds 5% of the cheapest price
+  std::uint32_t rep_floor_ppm = kRepFloorPpm;  // below: ranked after every bid at or above
+  std::uint32_t trial_jobs = kTrialJobs;       // a peer's first outcomes are its trial
+  std::uint32_t stake_cap_ppm = 250'000;       // eta and reputation terms / 1.25 at best
+  std::uint32_t stake_weight_ppm = 10'000;     // per stake unit
+  std::uint32_t retry_budget = 3;  // attempts per job, the first included (0 counts as 1)
+  Millis cooldown{2'000};          // before a job is auctioned again
 };
 
 // What the router knows of its own RFB.
@@ -72,29 +81,35 @@ struct PeerView {
   bool breaker_open = false;  // circuit breaker (anti-thrash) refuses it now
   std::uint32_t reputation_ppm = 500'000;
   std::uint64_t stake_units = 0;
+  // On trial (on_trial() in peers.h: fewer than trial_jobs outcomes, none a failure): its bid
+  // counts with a perfect reputation, so it competes on price from its first bid.
+  bool trial = false;
 };
 
 struct AcceptedBid {
   BidOffer offer;
-  std::uint32_t reputation_ppm = 500'000;
+  std::uint32_t reputation_ppm = 500'000;  // as scored: 1e6 for a peer on trial
   std::uint64_t stake_units = 0;
   std::int64_t score_ppm = 0;  // filled by rank()
   bool tried = false;          // awarded once already (and failed)
   bool operator==(const AcceptedBid&) const = default;
 };
 
-// The score of F-03, lower is better, in ppm (1'000'000 = 1.0). The arithmetic, fixed so that
+// The score of F-03, lower is better, in ppm of `cheapest` (1'000'000 = the cheapest price).
+// `cheapest` is the lowest price among the auction's bids in the same tier (rank(): bids whose
+// reputation is at or above rep_floor_ppm, or else the others). The arithmetic, fixed so that
 // every implementation ranks identically:
-//   price_term = floor(w_price_ppm * price / max_price)
+//   price_term = floor(price * 1e6 / cheapest)
 //   eta_term   = floor(w_eta_ppm * min(eta, deadline) / deadline)
 //   rep_term   = floor(w_rep_ppm * (1e6 - min(reputation_ppm, 1e6)) / 1e6)
 //   stake_ppm  = min(stake_cap_ppm, stake_units * stake_weight_ppm)
-//   score      = floor((price_term + eta_term + rep_term) * 1e6 / (1e6 + stake_ppm))
-// in 128-bit intermediates (no overflow for any 64-bit input), saturated at INT64_MAX (only a
-// price far above max_price gets there, and offer() refuses those). A max_price or deadline of
-// 0 counts as 1.
-std::int64_t score_ppm(const AuctionTerms& terms, const BidOffer& bid, std::uint32_t reputation_ppm,
-                       std::uint64_t stake_units, const AuctionParams& params);
+//   score      = price_term + floor((eta_term + rep_term) * 1e6 / (1e6 + stake_ppm))
+// Stake only shrinks the eta and reputation terms: it never outweighs price. 128-bit
+// intermediates (no overflow for any 64-bit input), saturated at INT64_MAX. A cheapest or
+// deadline of 0 counts as 1.
+std::int64_t score_ppm(Msat cheapest, const AuctionTerms& terms, const BidOffer& bid,
+                       std::uint32_t reputation_ppm, std::uint64_t stake_units,
+                       const AuctionParams& params);
 
 // The tie-break key of F-03: SHA-256(rfb_id || bidder pubkey).
 Bytes32 tie_break_key(const EventId& rfb_id, const PublicKey& bidder);
@@ -154,7 +169,9 @@ struct AuctionBook {
   bool operator==(const AuctionBook&) const = default;
 };
 
-// Ranks accepted bids best first: score, then price, then eta, then the tie-break key.
+// Ranks accepted bids best first: bids whose reputation is at or above rep_floor_ppm before the
+// others (each tier scored against its own cheapest price), then score, then price, then eta,
+// then the tie-break key.
 void rank(std::vector<AcceptedBid>& bids, const AuctionTerms& terms, const AuctionParams& params);
 
 }  // namespace fedai::market

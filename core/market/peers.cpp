@@ -178,21 +178,41 @@ bool Breaker::on_announce(UnixMillis now, std::int64_t created_at) {
 
 // ---- Posted price -------------------------------------------------------------------------------
 
-std::vector<PostedOffer> rank_posted(std::vector<PostedOffer> offers, Msat max_price) {
+std::vector<PostedOffer> rank_posted(std::vector<PostedOffer> offers, Msat max_price,
+                                     std::uint32_t w_rep_ppm, std::uint32_t rep_floor_ppm) {
   std::erase_if(offers, [&](const PostedOffer& o) {
     return o.load == PostedOffer::Load::saturated || o.stale || o.breaker_open ||
            o.price > max_price;
   });
-  // BUSY counts 25% dearer: compare price * 5 (busy) or price * 4 (normal), exactly.
+  auto reputation = [](const PostedOffer& o) {
+    return o.trial ? kPpm : std::min(o.reputation_ppm, kPpm);
+  };
+  auto below = [&](const PostedOffer& o) { return reputation(o) < rep_floor_ppm; };
+  // BUSY counts 25% dearer: price * 5 (busy) or price * 4 (normal), exactly.
   auto effective = [](const PostedOffer& o) {
     return u128{o.price.value()} * (o.load == PostedOffer::Load::busy ? 5 : 4);
   };
+  // The cheapest effective price per tier (paused or not, below the floor or not).
+  u128 cheapest[2][2] = {{0, 0}, {0, 0}};
+  bool seen[2][2] = {{false, false}, {false, false}};
+  for (const PostedOffer& o : offers) {
+    const int p = o.paused ? 1 : 0;
+    const int f = below(o) ? 1 : 0;
+    if (!seen[p][f] || effective(o) < cheapest[p][f]) cheapest[p][f] = effective(o);
+    seen[p][f] = true;
+  }
+  auto score = [&](const PostedOffer& o) {
+    const u128 ref = std::max<u128>(cheapest[o.paused ? 1 : 0][below(o) ? 1 : 0], 1);
+    // effective < 2^67, so * 1e6 < 2^87: no overflow.
+    return effective(o) * kPpm / ref + u128{w_rep_ppm} * (kPpm - reputation(o)) / kPpm;
+  };
   std::stable_sort(offers.begin(), offers.end(), [&](const PostedOffer& a, const PostedOffer& b) {
     if (a.paused != b.paused) return b.paused;
-    const u128 ea = effective(a);
-    const u128 eb = effective(b);
-    if (ea != eb) return ea < eb;
-    if (a.reputation_ppm != b.reputation_ppm) return a.reputation_ppm > b.reputation_ppm;
+    if (below(a) != below(b)) return below(b);
+    const u128 sa = score(a);
+    const u128 sb = score(b);
+    if (sa != sb) return sa < sb;
+    if (reputation(a) != reputation(b)) return reputation(a) > reputation(b);
     return a.node < b.node;
   });
   return offers;

@@ -20,6 +20,19 @@ using UnixMillis = std::int64_t;
 
 enum class Outcome : std::uint8_t { success, failure, timeout, bad_receipt };
 
+// F-03 "Scoring": a peer whose reputation is below the floor is ranked after every peer at or
+// above it (it gets work only when no good peer offers: never excluded outright, or a lone node
+// with a bad stretch could never earn its record back). A peer's first kTrialJobs outcomes are
+// its trial: until then, and while none of them failed, it counts as having a perfect
+// reputation, so a newcomer competes on price from its first bid.
+constexpr std::uint32_t kRepFloorPpm = 300'000;
+constexpr std::uint32_t kTrialJobs = 5;
+
+// On trial: fewer than trial_jobs outcomes recorded (`jobs`), none of them failed.
+constexpr bool on_trial(std::uint64_t jobs, std::uint64_t failed, std::uint32_t trial_jobs) {
+  return jobs < trial_jobs && failed == 0;
+}
+
 // F-03: EMAs with alpha 0.1 of success, latency against the promised eta, and receipt validity,
 // each in ppm; a new peer starts at 0.5 on each.
 //
@@ -120,13 +133,18 @@ struct PostedOffer {
   bool breaker_open = false;
   bool stale = false;   // CAPS older than 30 min or STATUS expired
   bool paused = false;  // answered busy (429, ERR_BUSY) a moment ago: the last resort
+  bool trial = false;   // on_trial(): counts with a perfect reputation
 };
 
-// The posted-price choice: drops saturated, stale, circuit-broken and over-budget (price >
-// max_price) offers; ranks paused offers after all others, then by price with BUSY counted as
-// 25% dearer (compared exactly, no rounding), then higher reputation, then lower node key, then
-// arrival order. Best first.
-std::vector<PostedOffer> rank_posted(std::vector<PostedOffer> offers, Msat max_price);
+// The posted-price choice, the auction's rule (F-03 "Scoring") on posted prices: drops
+// saturated, stale, circuit-broken and over-budget (price > max_price) offers; ranks paused
+// offers after all others, then offers whose reputation (1e6 on trial) is below rep_floor_ppm
+// after the rest, then by score: the effective price (BUSY counts 25% dearer) in ppm of the
+// cheapest effective price in its tier, plus floor(w_rep_ppm * (1e6 - reputation) / 1e6); then
+// higher reputation, then lower node key, then arrival order. Best first.
+std::vector<PostedOffer> rank_posted(std::vector<PostedOffer> offers, Msat max_price,
+                                     std::uint32_t w_rep_ppm = 50'000,
+                                     std::uint32_t rep_floor_ppm = kRepFloorPpm);
 
 // Spending caps per minute, hour and day over a sliding window of recorded spends. A window of
 // span S at `now` holds the spends recorded at t with now - S < t <= now. Sums saturate at

@@ -227,6 +227,7 @@ class RouterMachine::Run {
     PeerStats stats = peer(b.bid.bidder);
     view.breaker_open = stats.breaker.is_open(now_);
     view.reputation_ppm = stats.reputation.score_ppm();
+    view.trial = market::on_trial(stats.reputation.jobs, stats.jobs_failed, p_.auction.trial_jobs);
     if (auto st = book->offer(b.bid, view); !st) return refusal_of(st.error());
     txn_.put(kAuctions, key_of(job_id), book->encode());
     return {};
@@ -520,6 +521,8 @@ class RouterMachine::Run {
       offer.price = *amount;
       PeerStats stats = peer(price->node);
       offer.reputation_ppm = stats.reputation.score_ppm();
+      offer.trial =
+          market::on_trial(stats.reputation.jobs, stats.jobs_failed, p_.auction.trial_jobs);
       offer.breaker_open = stats.excluded(now_);
       offer.paused = stats.paused(now_);
       offer.stale = now_ - caps->created_at * 1000 > static_cast<UnixMillis>(p_.caps_stale.value());
@@ -537,7 +540,8 @@ class RouterMachine::Run {
       candidates.push_back({*price, *caps});
       return true;
     });
-    auto ranked = market::rank_posted(offers, req.max_price);
+    auto ranked =
+        market::rank_posted(offers, req.max_price, p_.auction.w_rep_ppm, p_.auction.rep_floor_ppm);
     if (ranked.empty()) return false;
     const market::PostedOffer& best = ranked.front();
     for (const Candidate& c : candidates) {

@@ -91,98 +91,171 @@ bool starts_with(const std::string& s, std::string_view prefix) {
 
 // ---- Scores -------------------------------------------------------------------------------------
 
-TEST(MarketScore, FollowsTheFormulaInPpm) {
-  AuctionTerms t = make_terms();  // max 10,000 msat, deadline 30,000 ms
-  AuctionParams p;
-  BidOffer b = make_bid(t, 1, 5'000, 7'500);
-  // 0.6 * 0.5 + 0.2 * 0.25 + 0.2 * (1 - 0.5) = 0.3 + 0.05 + 0.1
-  EXPECT_EQ(score_ppm(t, b, 500'000, 0, p), 450'000);
-  // Perfect reputation removes the reputation term.
-  EXPECT_EQ(score_ppm(t, b, 1'000'000, 0, p), 350'000);
-  // Reputation above 1.0 reads as 1.0.
-  EXPECT_EQ(score_ppm(t, b, 4'000'000'000U, 0, p), 350'000);
-  // An eta beyond the deadline counts as the deadline: min(1, eta / deadline).
+// The score rule changed with issue 14 (nips/F-03 "Scoring"): price is judged against the
+// auction's cheapest good bid, not against max_price, and reputation and eta add at most 6% of
+// that price. The old rule (0.6 * price / max_price + 0.2 * eta + 0.2 * (1 - reputation)) let a
+// node 20% dearer win ~170 auctions in a row on reputation alone.
+
+TEST(MarketScore, FollowsTheFormulaInPpmOfTheCheapestBid) {
+  AuctionTerms t = make_terms();  // deadline 30,000 ms
+  AuctionParams p;                // w_eta 1%, w_rep 5%
+  BidOffer b = make_bid(t, 1, 1'200, 7'500);
+  // 1,200 against a cheapest of 1,000: 1.2; eta 0.25 of the deadline: 0.01 * 0.25; reputation
+  // 0.5: 0.05 * 0.5.
+  EXPECT_EQ(score_ppm(Msat{1'000}, t, b, 500'000, 0, p), 1'200'000 + 2'500 + 25'000);
+  // Perfect reputation removes the reputation term; above 1.0 reads as 1.0.
+  EXPECT_EQ(score_ppm(Msat{1'000}, t, b, 1'000'000, 0, p), 1'202'500);
+  EXPECT_EQ(score_ppm(Msat{1'000}, t, b, 4'000'000'000U, 0, p), 1'202'500);
+  // An eta beyond the deadline counts as the deadline.
   b.eta = Millis{90'000};
-  EXPECT_EQ(score_ppm(t, b, 500'000, 0, p), 300'000 + 200'000 + 100'000);
-  // 10 stake units of 1% each: divided by 1.10, rounded down.
-  b.eta = Millis{7'500};
-  EXPECT_EQ(score_ppm(t, b, 500'000, 10, p), 450'000LL * 1'000'000 / 1'100'000);
+  EXPECT_EQ(score_ppm(Msat{1'000}, t, b, 500'000, 0, p), 1'200'000 + 10'000 + 25'000);
+  // max_price plays no part.
+  t.max_price = Msat{1'000'000};
+  EXPECT_EQ(score_ppm(Msat{1'000}, t, b, 500'000, 0, p), 1'235'000);
+  // The cheapest bid itself scores 1.0 on price.
+  b.price = Msat{1'000};
+  EXPECT_EQ(score_ppm(Msat{1'000}, t, b, 1'000'000, 0, p), 1'010'000);
 }
 
 TEST(MarketScore, ExtremeValuesNeitherOverflowNorWrap) {
   AuctionParams p;
   AuctionTerms t = make_terms();
   BidOffer b = make_bid(t, 1, 0);
-
-  // price = 2^53-1 against max_price = 1 with eta 0 and deadline 1: the price term alone is
-  // 0.6 * (2^53-1) ppm = 5.4e21, beyond int64: saturated, never wrapped to a small number.
-  t.max_price = Msat{1};
   t.deadline = Millis{1};
-  b.price = Msat{k2p53m1};
-  b.eta = Millis{0};
-  EXPECT_EQ(score_ppm(t, b, 500'000, 0, p), kMaxInt64);
-  EXPECT_EQ(score_ppm(t, b, 1'000'000, std::numeric_limits<std::uint64_t>::max(), p), kMaxInt64);
-
-  // A price at max_price = 2^53-1 is exactly the full price weight; one msat less rounds down.
-  t.max_price = Msat{k2p53m1};
-  EXPECT_EQ(score_ppm(t, b, 1'000'000, 0, p), 600'000);
-  b.price = Msat{k2p53m1 - 1};
-  EXPECT_EQ(score_ppm(t, b, 1'000'000, 0, p), 599'999);
-  b.price = Msat{1};
-  EXPECT_EQ(score_ppm(t, b, 1'000'000, 0, p), 0);
-
-  // eta 0 scores 0 on eta; eta far beyond a deadline of 1 ms scores the full eta weight.
-  b.eta = Millis{k2p53m1};
-  EXPECT_EQ(score_ppm(t, b, 1'000'000, 0, p), 200'000);
   b.eta = Millis{std::numeric_limits<std::uint64_t>::max()};
-  EXPECT_EQ(score_ppm(t, b, 1'000'000, 0, p), 200'000);
-  t.deadline = Millis{k2p53m1};
-  b.eta = Millis{k2p53m1};
-  EXPECT_EQ(score_ppm(t, b, 1'000'000, 0, p), 200'000);
-
-  // The largest 64-bit price and weights: 128-bit intermediates, still saturated.
-  AuctionParams heavy;
-  heavy.w_price_ppm = std::numeric_limits<std::uint32_t>::max();
-  t.max_price = Msat{1};
+  // The largest price against a cheapest of 1: beyond int64, saturated, never wrapped.
   b.price = Msat{std::numeric_limits<std::uint64_t>::max()};
-  EXPECT_EQ(score_ppm(t, b, 0, 0, heavy), kMaxInt64);
-
-  // A zero max_price or deadline (never on the wire: both are >= 1) counts as 1, no trap.
-  t.max_price = Msat{0};
+  EXPECT_EQ(score_ppm(Msat{1}, t, b, 0, 0, p), kMaxInt64);
+  EXPECT_EQ(score_ppm(Msat{1}, t, b, 0, std::numeric_limits<std::uint64_t>::max(), p), kMaxInt64);
+  // The largest weights: 128-bit intermediates.
+  AuctionParams heavy;
+  heavy.w_eta_ppm = std::numeric_limits<std::uint32_t>::max();
+  heavy.w_rep_ppm = std::numeric_limits<std::uint32_t>::max();
+  b.price = Msat{k2p53m1};
+  EXPECT_EQ(score_ppm(Msat{k2p53m1}, t, b, 0, 0, heavy),
+            1'000'000 + 2 * static_cast<std::int64_t>(std::numeric_limits<std::uint32_t>::max()));
+  // A zero cheapest or deadline counts as 1, no trap.
   t.deadline = Millis{0};
   b.price = Msat{0};
   b.eta = Millis{0};
-  EXPECT_EQ(score_ppm(t, b, 1'000'000, 0, p), 0);
+  EXPECT_EQ(score_ppm(Msat{0}, t, b, 1'000'000, 0, p), 0);
 }
 
-TEST(MarketScore, StakeCannotLowerAScoreByMoreThanTheCap) {
+TEST(MarketScore, StakeShrinksOnlyTheEtaAndReputationTerms) {
   AuctionParams p;  // cap 25%, 1% per unit
   AuctionTerms t = make_terms();
-  BidOffer b = make_bid(t, 1, 10'000, 30'000);  // the worst price and eta
-  const std::int64_t base = score_ppm(t, b, 0, 0, p);
-  ASSERT_EQ(base, 1'000'000);
-  const std::int64_t floor_at_cap =
-      base * 1'000'000 / (1'000'000 + p.stake_cap_ppm);  // base / 1.25
+  BidOffer b = make_bid(t, 1, 1'000, 30'000);  // eta at the deadline: 10,000
+  const std::int64_t base = score_ppm(Msat{1'000}, t, b, 0, 0, p);
+  ASSERT_EQ(base, 1'000'000 + 10'000 + 50'000);
   std::int64_t previous = base;
   const std::uint64_t stakes[] = {1,  5,     24,         25,
                                   26, 1'000, 1ULL << 40, std::numeric_limits<std::uint64_t>::max()};
   for (std::uint64_t units : stakes) {
-    const std::int64_t s = score_ppm(t, b, 0, units, p);
-    EXPECT_GE(s, floor_at_cap) << units;
+    const std::int64_t s = score_ppm(Msat{1'000}, t, b, 0, units, p);
+    EXPECT_GE(s, 1'000'000 + 60'000LL * 1'000'000 / 1'250'000) << units;
     EXPECT_LE(s, previous) << units;  // more stake never hurts
     previous = s;
   }
-  EXPECT_EQ(score_ppm(t, b, 0, 25, p), floor_at_cap);
-  EXPECT_EQ(score_ppm(t, b, 0, std::numeric_limits<std::uint64_t>::max(), p), floor_at_cap);
+  EXPECT_EQ(score_ppm(Msat{1'000}, t, b, 0, 25, p), 1'048'000);
 
-  // So a whale with the worst bid loses to a stakeless bid more than 20% better.
+  // So a whale with the worst record loses to a stakeless bid 5% cheaper.
   AuctionBook book = make_book();
   ASSERT_TRUE(book.offer(b, known_peer(0, std::numeric_limits<std::uint64_t>::max())).ok());
-  BidOffer modest = make_bid(t, 2, 6'000, 30'000);  // 0.36 + 0.2 + 0.2 = 0.76 < 0.8
-  ASSERT_TRUE(book.offer(modest, known_peer(0, 0)).ok());
+  BidOffer modest = make_bid(t, 2, 950, 30'000);
+  ASSERT_TRUE(book.offer(modest, known_peer(300'000, 0)).ok());
   auto winner = book.clear(t.closes_at(), p);
   ASSERT_TRUE(winner);
   EXPECT_EQ(winner->offer.bidder, key(2));
+}
+
+// F-03's worked numbers: 1,000 msat at reputation 0.5 against 1,200 msat at 0.95.
+TEST(MarketScore, PriceDecidesBetweenGoodNodes) {
+  AuctionParams p;
+  AuctionBook book = make_book();
+  ASSERT_TRUE(book.offer(make_bid(book.terms, 1, 1'200), known_peer(950'000)).ok());
+  ASSERT_TRUE(book.offer(make_bid(book.terms, 2, 1'000), known_peer(500'000)).ok());
+  auto winner = book.clear(book.terms.closes_at(), p);
+  ASSERT_TRUE(winner);
+  EXPECT_EQ(winner->offer.bidder, key(2));
+  // eta 1,000 of 30,000 ms: 333 ppm each.
+  EXPECT_EQ(book.bids[0].score_ppm, 1'000'000 + 333 + 25'000);
+  EXPECT_EQ(book.bids[1].score_ppm, 1'200'000 + 333 + 2'500);
+}
+
+TEST(MarketScore, ReputationBreaksNearTies) {
+  AuctionParams p;
+  // 1,000 at 0.5 against 1,020 at 0.95: the 2% gap is worth less than 0.45 of reputation (2.25%).
+  {
+    AuctionBook book = make_book();
+    ASSERT_TRUE(book.offer(make_bid(book.terms, 1, 1'020), known_peer(950'000)).ok());
+    ASSERT_TRUE(book.offer(make_bid(book.terms, 2, 1'000), known_peer(500'000)).ok());
+    auto winner = book.clear(book.terms.closes_at(), p);
+    ASSERT_TRUE(winner);
+    EXPECT_EQ(winner->offer.bidder, key(1));
+    EXPECT_EQ(book.bids[0].score_ppm, 1'020'000 + 333 + 2'500);
+    EXPECT_EQ(book.bids[1].score_ppm, 1'000'000 + 333 + 25'000);
+  }
+  // 1,000 against 1,030: 3% is more than 2.25%, the cheaper bid wins.
+  {
+    AuctionBook book = make_book();
+    ASSERT_TRUE(book.offer(make_bid(book.terms, 1, 1'030), known_peer(950'000)).ok());
+    ASSERT_TRUE(book.offer(make_bid(book.terms, 2, 1'000), known_peer(500'000)).ok());
+    auto winner = book.clear(book.terms.closes_at(), p);
+    ASSERT_TRUE(winner);
+    EXPECT_EQ(winner->offer.bidder, key(2));
+  }
+  // Equal prices: the better record wins.
+  {
+    AuctionBook book = make_book();
+    ASSERT_TRUE(book.offer(make_bid(book.terms, 1, 1'000), known_peer(900'000)).ok());
+    ASSERT_TRUE(book.offer(make_bid(book.terms, 2, 1'000), known_peer(910'000)).ok());
+    auto winner = book.clear(book.terms.closes_at(), p);
+    ASSERT_TRUE(winner);
+    EXPECT_EQ(winner->offer.bidder, key(2));
+  }
+}
+
+TEST(MarketScore, BidsBelowTheReputationFloorComeAfterEveryOther) {
+  AuctionParams p;  // floor 0.3
+  AuctionBook book = make_book();
+  // A bad node at half the price, a good one, and a node exactly at the floor.
+  ASSERT_TRUE(book.offer(make_bid(book.terms, 1, 500), known_peer(299'999)).ok());
+  ASSERT_TRUE(book.offer(make_bid(book.terms, 2, 2'000), known_peer(300'000)).ok());
+  ASSERT_TRUE(book.offer(make_bid(book.terms, 3, 1'000), known_peer(900'000)).ok());
+  auto winner = book.clear(book.terms.closes_at(), p);
+  ASSERT_TRUE(winner);
+  EXPECT_EQ(winner->offer.bidder, key(3));
+  EXPECT_EQ(book.bids[1].offer.bidder, key(2));
+  // The bad bid is the last resort: when the others fail it still gets the job.
+  EXPECT_EQ(book.bids[2].offer.bidder, key(1));
+  // Scored against the cheapest of its own tier: the good bids against 1,000, the bad against 500.
+  EXPECT_EQ(book.bids[0].score_ppm, 1'000'000 + 333 + 5'000);
+  EXPECT_EQ(book.bids[2].score_ppm, 1'000'000 + 333 + 35'000);
+  // Alone, a bid below the floor wins.
+  AuctionBook lone = make_book();
+  ASSERT_TRUE(lone.offer(make_bid(lone.terms, 1, 500), known_peer(0)).ok());
+  auto only = lone.clear(lone.terms.closes_at(), p);
+  ASSERT_TRUE(only);
+  EXPECT_EQ(only->offer.bidder, key(1));
+}
+
+TEST(MarketScore, APeerOnTrialCountsWithAPerfectReputation) {
+  AuctionParams p;
+  AuctionBook book = make_book();
+  PeerView newcomer = known_peer(500'000);
+  newcomer.trial = true;
+  // At the same price as a peer with a long good record, the newcomer gets the job: its trial.
+  ASSERT_TRUE(book.offer(make_bid(book.terms, 1, 1'000), known_peer(980'000)).ok());
+  ASSERT_TRUE(book.offer(make_bid(book.terms, 2, 1'000), newcomer).ok());
+  EXPECT_EQ(book.bids[1].reputation_ppm, 1'000'000u);
+  auto winner = book.clear(book.terms.closes_at(), p);
+  ASSERT_TRUE(winner);
+  EXPECT_EQ(winner->offer.bidder, key(2));
+  // on_trial: fewer than trial_jobs outcomes, none failed.
+  EXPECT_TRUE(on_trial(0, 0, p.trial_jobs));
+  EXPECT_TRUE(on_trial(4, 0, 5));
+  EXPECT_FALSE(on_trial(5, 0, 5));
+  EXPECT_FALSE(on_trial(1, 1, 5));
 }
 
 TEST(MarketScore, TieBreakKeyIsSha256OfRfbIdThenBidder) {
@@ -329,9 +402,10 @@ TEST(MarketAuction, RefusesBidsOnceTheBookIsNotOpen) {
 TEST(MarketAuction, TiesGoToTheLowerPrice) {
   AuctionParams p;
   AuctionBook book = make_book();
-  book.terms.max_price = Msat{1'000'000'000};  // 1,000 and 1,001 msat both score 0 on price
-  ASSERT_TRUE(book.offer(make_bid(book.terms, 1, 1'001), known_peer()).ok());
-  ASSERT_TRUE(book.offer(make_bid(book.terms, 2, 1'000), known_peer()).ok());
+  // 1e9 and 1e9 + 1 msat both score 1.0 on price (ppm of the cheapest, rounded down).
+  book.terms.max_price = Msat{2'000'000'000};
+  ASSERT_TRUE(book.offer(make_bid(book.terms, 1, 1'000'000'001), known_peer()).ok());
+  ASSERT_TRUE(book.offer(make_bid(book.terms, 2, 1'000'000'000), known_peer()).ok());
   auto winner = book.clear(book.terms.closes_at(), p);
   ASSERT_TRUE(winner);
   EXPECT_EQ(book.bids[0].score_ppm, book.bids[1].score_ppm);  // a real tie
@@ -395,7 +469,7 @@ TEST(MarketAuction, RankOrdersByScoreAndFillsScores) {
   EXPECT_EQ(bids[0].offer.bidder, key(4));
   EXPECT_EQ(bids[3].offer.bidder, key(1));
   for (std::size_t i = 0; i < bids.size(); ++i) {
-    EXPECT_EQ(bids[i].score_ppm, score_ppm(t, bids[i].offer, 500'000, 0, p));
+    EXPECT_EQ(bids[i].score_ppm, score_ppm(Msat{1'000}, t, bids[i].offer, 500'000, 0, p));
     if (i > 0) {
       EXPECT_LT(bids[i - 1].score_ppm, bids[i].score_ppm);
     }

@@ -458,7 +458,33 @@ TEST(MarketPosted, TiesGoToReputationThenNodeKey) {
                              posted(5, 100, PostedOffer::Load::normal, 800'000),
                              posted(1, 90, PostedOffer::Load::normal, 100'000)},
                             Msat{1'000});
-  EXPECT_EQ(order(ranked), (std::vector<std::uint8_t>{1, 5, 3, 9}));
+  // Node 1 is cheapest, but its reputation (0.1) is below the floor (0.3, F-03 "Scoring"): it
+  // comes after every good offer (before issue 14 it came first, on price alone).
+  EXPECT_EQ(order(ranked), (std::vector<std::uint8_t>{5, 3, 9, 1}));
+}
+
+// The auction's rule on posted prices (F-03 "Scoring"): price in ppm of the cheapest offer,
+// plus 5% * (1 - reputation).
+TEST(MarketPosted, PriceDecidesBetweenGoodNodesReputationBreaksNearTies) {
+  using L = PostedOffer::Load;
+  // 1,000 at 0.5 beats 1,200 at 0.95.
+  EXPECT_EQ(order(rank_posted(
+                {posted(1, 1'200, L::normal, 950'000), posted(2, 1'000, L::normal, 500'000)},
+                Msat{10'000})),
+            (std::vector<std::uint8_t>{2, 1}));
+  // 1,020 at 0.95 beats 1,000 at 0.5: 1,022,500 against 1,025,000.
+  EXPECT_EQ(order(rank_posted(
+                {posted(1, 1'020, L::normal, 950'000), posted(2, 1'000, L::normal, 500'000)},
+                Msat{10'000})),
+            (std::vector<std::uint8_t>{1, 2}));
+  // A peer on trial counts with a perfect reputation: it wins at the same price.
+  std::vector<PostedOffer> offers = {posted(1, 1'000, L::normal, 980'000),
+                                     posted(2, 1'000, L::normal, 500'000)};
+  offers[1].trial = true;
+  EXPECT_EQ(order(rank_posted(offers, Msat{10'000})), (std::vector<std::uint8_t>{2, 1}));
+  // Alone, an offer below the floor is still taken.
+  EXPECT_EQ(order(rank_posted({posted(1, 1'000, L::normal, 0)}, Msat{10'000})),
+            (std::vector<std::uint8_t>{1}));
 }
 
 // ---- Spending caps ------------------------------------------------------------------------------
