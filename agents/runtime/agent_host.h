@@ -103,13 +103,6 @@ class AgentHost {
   // Stops everything in order (see above). Idempotent; from any thread but the loop's.
   void stop();
 
-  // Valid between start() and stop().
-  StateRunner& state() { return *state_; }
-  relay::RelayPool& pool() { return *pool_; }
-  http::Server& server() { return *server_; }
-  store::MachineStore& store() { return *store_; }
-  bool stopping() const { return stopping_; }
-
  private:
   void drain(std::chrono::milliseconds grace);
   void tear_down();
