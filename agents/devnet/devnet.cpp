@@ -127,11 +127,13 @@ struct Devnet::Impl {
       return make_error(ErrorCode::error, "the tiny model server is not at " + script +
                                               " (give --runner-url for your own)");
     fs::path model = fs::path(options.data) / "tiny.gguf";
-    auto node = runners::find_program(options.node_program);
+    std::string node_program = options.node_program;
+    if (node_program.empty())
+      node_program = fs::exists(FEDAI_BUILD_NODE, ec) ? FEDAI_BUILD_NODE : "node";
+    auto node = runners::find_program(node_program);
     if (!node)
-      return make_error(ErrorCode::error,
-                        "Node.js ('" + options.node_program +
-                            "') is not on PATH: run scripts/setup, or give --runner-url");
+      return make_error(ErrorCode::error, "Node.js ('" + node_program +
+                                              "') is not on PATH: run scripts/setup, or give --runner-url");
     try {
       runner_process = std::make_unique<runners::ChildProcess>(
           std::vector<std::string>{*node, script, "--port", "0", "--model", model.string()});

@@ -23,7 +23,7 @@ struct DevnetOptions {
   std::string api_key;  // empty: the router serves loopback clients without one
   std::uint32_t nodes = 3;
   std::string tiny_runner_script;  // runners/tiny/server.mjs (default: from the source tree)
-  std::string node_program = "node";
+  std::string node_program;  // empty: the Node.js the build found (FEDAI_NODE), else node on PATH
   bool quiet = false;  // don't print the relay's traffic
   std::string mode = "posted_then_auction";
   std::uint64_t bid_window_ms = 300;

@@ -84,6 +84,15 @@ if (!existsSync(opts.model)) {
   }
 }
 
+// node-llama-cpp needs Node.js 20 or newer; on an older one its import fails with a syntax error
+// that names neither, so say what is wrong first.
+const nodeMajor = Number(process.versions.node.split(".")[0]);
+if (nodeMajor < 20) {
+  console.error(`server.mjs: node-llama-cpp needs Node.js 20 or newer, and this is ${process.version} ` +
+                `(${process.execPath}); run scripts/setup, which installs Node.js 20 where it is missing`);
+  process.exit(1);
+}
+
 // Imported here rather than at the top so that argument errors answer without loading llama.cpp.
 const { getLlama, LlamaCompletion } = await import("node-llama-cpp").catch((err) => {
   console.error(`server.mjs: node-llama-cpp is not installed (run scripts/setup): ${err.message}`);
