@@ -29,10 +29,9 @@ Status check_relay_url(const std::string& url) {
 }
 
 Status check_listen(const std::string& v) {
-  auto colon = v.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == v.size())
-    return invalid(options::quoted(v) + " is not HOST:PORT");
-  return {};
+  std::string host;
+  std::uint16_t port = 0;
+  return options::parse_listen(v, host, port);
 }
 
 Status check_http_url(const std::string& v) {
@@ -119,7 +118,7 @@ const std::vector<OptionSpec<NodeOptions>>& node_option_specs() {
                  1'000),
       integer<O>("rate-limit", "Data-plane requests per second per peer address", &O::rate_limit,
                  1),
-      text<O>("log-level", "trace, debug, info, warn, error or off", &O::log_level),
+      options::log_level<O>(&O::log_level),
   };
   return specs;
 }
@@ -188,7 +187,7 @@ const std::vector<OptionSpec<RouterOptions>>& router_option_specs() {
                  &O::spend_per_day_msat, 0, protocol::kMaxJsonInteger),
       integer<O>("status-every", "Seconds between STATUS refreshes (also sent on change)",
                  &O::status_every_s, 5, 3'600),
-      text<O>("log-level", "trace, debug, info, warn, error or off", &O::log_level),
+      options::log_level<O>(&O::log_level),
   };
   return specs;
 }

@@ -19,6 +19,7 @@
 #include "core/nostr/key_text.h"
 #include "core/nostr/nip19.h"
 #include "core/protocol/protocol.h"
+#include "core/util/option_table.h"
 #include "relay/pool/relay_pool.h"
 #include "relay/server/relay_server.h"
 #include "runners/child_process.h"
@@ -132,8 +133,9 @@ struct Devnet::Impl {
       node_program = fs::exists(FEDAI_BUILD_NODE, ec) ? FEDAI_BUILD_NODE : "node";
     auto node = runners::find_program(node_program);
     if (!node)
-      return make_error(ErrorCode::error, "Node.js ('" + node_program +
-                                              "') is not on PATH: run scripts/setup, or give --runner-url");
+      return make_error(ErrorCode::error,
+                        "Node.js ('" + node_program +
+                            "') is not on PATH: run scripts/setup, or give --runner-url");
     try {
       runner_process = std::make_unique<runners::ChildProcess>(
           std::vector<std::string>{*node, script, "--port", "0", "--model", model.string()});
@@ -152,8 +154,7 @@ struct Devnet::Impl {
 
   Status start_relay() {
     relay::server::RelayOptions o;
-    if (auto st = relay::server::parse_listen(options.relay_listen, o.listen_host, o.listen_port);
-        !st)
+    if (auto st = options::parse_listen(options.relay_listen, o.listen_host, o.listen_port); !st)
       return make_error(ErrorCode::error, "--relay-listen: " + st.error().message);
     o.db_path = (fs::path(options.data) / "relay").string();
     o.db_sync = options.durable;

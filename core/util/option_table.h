@@ -69,6 +69,32 @@ inline Status parse_bool(std::string_view text, bool& out) {
   return {};
 }
 
+// "HOST:PORT" or "[IPV6]:PORT" into host and port; port 0 allowed (the kernel picks one).
+inline Status parse_listen(std::string_view text, std::string& host, std::uint16_t& port) {
+  std::string_view h, p;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return invalid(quoted(text) + " must look like [IPV6]:PORT");
+    h = text.substr(1, close - 1);
+    p = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return invalid(quoted(text) + " must look like HOST:PORT");
+    h = text.substr(0, colon);
+    p = text.substr(colon + 1);
+    if (h.find(':') != std::string_view::npos)
+      return invalid(quoted(text) + ": write an IPv6 address as [ADDRESS]:PORT");
+  }
+  if (h.empty()) return invalid(quoted(text) + " has no host");
+  std::uint64_t n = 0;
+  if (auto st = parse_u64(p, 0, 65535, n); !st)
+    return invalid("port in " + quoted(text) + ": " + st.error().message);
+  host = std::string(h);
+  port = static_cast<std::uint16_t>(n);
+  return {};
+}
+
 // An unsigned integer field of any width, within [min, max].
 template <class Options, class T>
 OptionSpec<Options> integer(std::string name, std::string help, T Options::*field,
@@ -108,6 +134,18 @@ OptionSpec<Options> text(std::string name, std::string help, std::string Options
             o.*field = v[0];
             return {};
           }};
+}
+
+// --log-level: one of spdlog's level names, the same for every command.
+template <class Options>
+OptionSpec<Options> log_level(std::string Options::*field) {
+  return text<Options>("log-level", "trace, debug, info, warn, error or off", field,
+                       [](const std::string& level) -> Status {
+                         for (const char* k : {"trace", "debug", "info", "warn", "error", "off"})
+                           if (level == k) return {};
+                         return invalid(options::quoted(level) +
+                                        " is not one of trace, debug, info, warn, error, off");
+                       });
 }
 
 template <class Options>

@@ -1,8 +1,6 @@
 #include "relay/server/relay_options.h"
 
 #include <algorithm>
-#include <charconv>
-#include <limits>
 
 #include "core/nostr/key_text.h"
 
@@ -10,101 +8,34 @@ namespace fedai::relay::server {
 namespace {
 
 using Values = std::vector<std::string>;
+using options::boolean;
+using options::integer;
+using options::parse_listen;
+using options::parse_u64;
+using options::quoted;
+using options::single;
+using options::text;
+using Spec = RelayOptionSpec;
 
-// 'text', for error messages. (Built by appending: GCC 12 warns falsely on "'" + string.)
-std::string quoted(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out += '\'';
-  out.append(text);
-  out += '\'';
-  return out;
-}
-
-Status parse_u64(std::string_view text, std::uint64_t min, std::uint64_t max, std::uint64_t& out) {
-  std::uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size())
-    return invalid(quoted(text) + " is not a whole number");
-  if (v < min || v > max)
-    return invalid(std::to_string(v) + " is out of range (" + std::to_string(min) + ".." +
-                   std::to_string(max) + ")");
-  out = v;
-  return {};
-}
-
-Status parse_bool(std::string_view text, bool& out) {
-  if (text == "true" || text == "1" || text == "yes" || text == "on") {
-    out = true;
-  } else if (text == "false" || text == "0" || text == "no" || text == "off") {
-    out = false;
-  } else {
-    return invalid(quoted(text) + " is not true or false");
-  }
-  return {};
-}
-
-Status single(const Values& v) {
-  if (v.size() != 1) return invalid("expects exactly one value");
-  return {};
-}
-
-template <class T>
-OptionSpec integer(std::string name, std::string help, T RelayOptions::*field, std::uint64_t min,
-                   std::uint64_t max = std::numeric_limits<T>::max()) {
-  return OptionSpec{std::move(name), OptionType::integer, std::move(help),
-                    [field](const RelayOptions& o) { return std::to_string(o.*field); },
-                    [field, min, max](RelayOptions& o, const Values& v) -> Status {
-                      if (auto st = single(v); !st) return st;
-                      std::uint64_t n = 0;
-                      if (auto st = parse_u64(v[0], min, max, n); !st) return st;
-                      o.*field = static_cast<T>(n);
-                      return {};
-                    }};
-}
-
-OptionSpec boolean(std::string name, std::string help, bool RelayOptions::*field) {
-  return OptionSpec{
-      std::move(name), OptionType::boolean, std::move(help),
-      [field](const RelayOptions& o) { return std::string(o.*field ? "true" : "false"); },
-      [field](RelayOptions& o, const Values& v) -> Status {
-        if (auto st = single(v); !st) return st;
-        return parse_bool(v[0], o.*field);
-      }};
-}
-
-OptionSpec text(std::string name, std::string help, std::string RelayOptions::*field,
-                std::function<Status(const std::string&)> check = {}) {
-  return OptionSpec{std::move(name), OptionType::string, std::move(help),
-                    [field](const RelayOptions& o) { return o.*field; },
-                    [field, check](RelayOptions& o, const Values& v) -> Status {
-                      if (auto st = single(v); !st) return st;
-                      if (check) {
-                        if (auto st = check(v[0]); !st) return st;
-                      }
-                      o.*field = v[0];
-                      return {};
-                    }};
-}
-
-OptionSpec authors(std::string name, std::string help,
-                   std::vector<PublicKey> RelayOptions::*field) {
-  return OptionSpec{std::move(name), OptionType::string_list, std::move(help),
-                    [field](const RelayOptions& o) {
-                      return (o.*field).empty() ? std::string("(none)")
-                                                : std::to_string((o.*field).size()) + " keys";
-                    },
-                    [field](RelayOptions& o, const Values& v) -> Status {
-                      for (const auto& s : v) {
-                        auto pk = parse_public_key(s);
-                        if (!pk) return invalid(quoted(s) + " is not a public key (npub or hex)");
-                        (o.*field).push_back(*pk);
-                      }
-                      std::sort((o.*field).begin(), (o.*field).end());
-                      (o.*field).erase(std::unique((o.*field).begin(), (o.*field).end()),
-                                       (o.*field).end());
-                      return {};
-                    }};
+Spec authors(std::string name, std::string help, std::vector<PublicKey> RelayOptions::*field) {
+  return Spec{std::move(name), OptionType::string_list, std::move(help),
+              [field](const RelayOptions& o) {
+                return (o.*field).empty() ? std::string("(none)")
+                                          : std::to_string((o.*field).size()) + " keys";
+              },
+              // The whole list at once: a later source replaces an earlier one's.
+              [field](RelayOptions& o, const Values& v) -> Status {
+                std::vector<PublicKey> keys;
+                for (const auto& s : v) {
+                  auto pk = parse_public_key(s);
+                  if (!pk) return invalid(quoted(s) + " is not a public key (npub or hex)");
+                  keys.push_back(*pk);
+                }
+                std::sort(keys.begin(), keys.end());
+                keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+                o.*field = std::move(keys);
+                return {};
+              }};
 }
 
 std::string show_endpoint(const std::string& host, std::uint16_t port) {
@@ -119,8 +50,8 @@ std::string show_endpoint(const std::string& host, std::uint16_t port) {
   return out;
 }
 
-std::vector<OptionSpec> make_specs() {
-  std::vector<OptionSpec> s;
+std::vector<Spec> make_specs() {
+  std::vector<Spec> s;
   // ---- network ----
   s.push_back({"listen", OptionType::string,
                "Address and port to serve WebSocket and NIP-11 on (HOST:PORT; port 0 picks a free "
@@ -142,37 +73,44 @@ std::vector<OptionSpec> make_specs() {
                  }
                  return parse_listen(v[0], o.metrics_host, o.metrics_port);
                }});
-  s.push_back(text("relay-url",
-                   "This relay's public URL (ws:// or wss://), which NIP-42 AUTH events must name; "
-                   "empty: ws://<listen>",
-                   &RelayOptions::relay_url, [](const std::string& url) -> Status {
-                     if (!url.empty() && url.rfind("ws://", 0) != 0 && url.rfind("wss://", 0) != 0)
-                       return invalid(quoted(url) + " must start with ws:// or wss://");
-                     return {};
-                   }));
+  s.push_back(text<RelayOptions>(
+      "relay-url",
+      "This relay's public URL (ws:// or wss://), which NIP-42 AUTH events must name; "
+      "empty: ws://<listen>",
+      &RelayOptions::relay_url, [](const std::string& url) -> Status {
+        if (!url.empty() && url.rfind("ws://", 0) != 0 && url.rfind("wss://", 0) != 0)
+          return invalid(quoted(url) + " must start with ws:// or wss://");
+        return {};
+      }));
   // ---- storage ----
-  s.push_back(text("db", "Directory of the LMDB event store (created if missing)",
-                   &RelayOptions::db_path, [](const std::string& p) -> Status {
-                     if (p.empty()) return invalid("must not be empty");
-                     return {};
-                   }));
-  s.push_back(integer("db-map-size-mib",
-                      "LMDB map size in MiB: the most the store can grow to (address space, not "
-                      "memory)",
-                      &RelayOptions::db_map_size_mib, 16, std::uint64_t{1} << 30));
-  s.push_back(boolean("db-sync",
-                      "fsync each write batch before answering OK (false: faster, but a crash can "
-                      "lose events already acknowledged)",
-                      &RelayOptions::db_sync));
-  s.push_back(integer("default-limit", "Events a REQ filter returns when it has no limit",
-                      &RelayOptions::default_limit, 1, 1'000'000));
-  s.push_back(integer("max-limit", "The most events one REQ filter returns, whatever its limit",
-                      &RelayOptions::max_limit, 1, 1'000'000));
-  s.push_back(integer("purge-interval", "Seconds between purges of expired events (NIP-40)",
-                      &RelayOptions::purge_interval_seconds, 1, 86400));
+  s.push_back(text<RelayOptions>("db", "Directory of the LMDB event store (created if missing)",
+                                 &RelayOptions::db_path, [](const std::string& p) -> Status {
+                                   if (p.empty()) return invalid("must not be empty");
+                                   return {};
+                                 }));
+  s.push_back(integer<RelayOptions>(
+      "db-map-size-mib",
+      "LMDB map size in MiB: the most the store can grow to (address space, not "
+      "memory)",
+      &RelayOptions::db_map_size_mib, 16, std::uint64_t{1} << 30));
+  s.push_back(boolean<RelayOptions>(
+      "db-sync",
+      "fsync each write batch before answering OK (false: faster, but a crash can "
+      "lose events already acknowledged)",
+      &RelayOptions::db_sync));
+  s.push_back(integer<RelayOptions>("default-limit",
+                                    "Events a REQ filter returns when it has no limit",
+                                    &RelayOptions::default_limit, 1, 1'000'000));
+  s.push_back(integer<RelayOptions>("max-limit",
+                                    "The most events one REQ filter returns, whatever its limit",
+                                    &RelayOptions::max_limit, 1, 1'000'000));
+  s.push_back(integer<RelayOptions>("purge-interval",
+                                    "Seconds between purges of expired events (NIP-40)",
+                                    &RelayOptions::purge_interval_seconds, 1, 86400));
   // ---- write policy ----
-  s.push_back(boolean("auth-required", "Require NIP-42 authentication before EVENT, REQ and COUNT",
-                      &RelayOptions::auth_required));
+  s.push_back(boolean<RelayOptions>("auth-required",
+                                    "Require NIP-42 authentication before EVENT, REQ and COUNT",
+                                    &RelayOptions::auth_required));
   s.push_back({"allow-kind", OptionType::integer_list,
                "Accept only these kinds (repeat the option or list them); empty: every kind",
                [](const RelayOptions& o) {
@@ -185,14 +123,15 @@ std::vector<OptionSpec> make_specs() {
                  return out;
                },
                [](RelayOptions& o, const Values& v) -> Status {
+                 std::vector<Kind> kinds;
                  for (const auto& item : v) {
                    std::uint64_t k = 0;
                    if (auto st = parse_u64(item, 0, 65535, k); !st) return st;
-                   o.allow_kinds.push_back(static_cast<Kind>(k));
+                   kinds.push_back(static_cast<Kind>(k));
                  }
-                 std::sort(o.allow_kinds.begin(), o.allow_kinds.end());
-                 o.allow_kinds.erase(std::unique(o.allow_kinds.begin(), o.allow_kinds.end()),
-                                     o.allow_kinds.end());
+                 std::sort(kinds.begin(), kinds.end());
+                 kinds.erase(std::unique(kinds.begin(), kinds.end()), kinds.end());
+                 o.allow_kinds = std::move(kinds);
                  return {};
                }});
   s.push_back(authors("allow-author",
@@ -200,114 +139,87 @@ std::vector<OptionSpec> make_specs() {
                       &RelayOptions::allow_authors));
   s.push_back(authors("block-author", "Refuse events from these authors (npub or hex; repeat)",
                       &RelayOptions::block_authors));
-  s.push_back(integer("max-future-seconds",
-                      "Refuse events whose created_at is more than this far in the future",
-                      &RelayOptions::max_future_seconds, 0, 10u * 365 * 86400));
+  s.push_back(integer<RelayOptions>(
+      "max-future-seconds", "Refuse events whose created_at is more than this far in the future",
+      &RelayOptions::max_future_seconds, 0, 10u * 365 * 86400));
   // ---- limits ----
-  s.push_back(integer("max-connections", "Concurrent WebSocket connections",
-                      &RelayOptions::max_connections, 1, 1'000'000));
-  s.push_back(integer("max-message-bytes", "Largest client message (and event) in bytes",
-                      &RelayOptions::max_message_bytes, 1024, 64u << 20));
-  s.push_back(integer("max-subscriptions", "Open subscriptions per connection",
-                      &RelayOptions::max_subscriptions, 1, 100'000));
+  s.push_back(integer<RelayOptions>("max-connections", "Concurrent WebSocket connections",
+                                    &RelayOptions::max_connections, 1, 1'000'000));
+  s.push_back(integer<RelayOptions>("max-message-bytes",
+                                    "Largest client message (and event) in bytes",
+                                    &RelayOptions::max_message_bytes, 1024, 64u << 20));
+  s.push_back(integer<RelayOptions>("max-subscriptions", "Open subscriptions per connection",
+                                    &RelayOptions::max_subscriptions, 1, 100'000));
+  s.push_back(integer<RelayOptions>("max-filters", "Filters per REQ or COUNT",
+                                    &RelayOptions::max_filters, 1, 1000));
+  s.push_back(integer<RelayOptions>("max-event-tags", "Tags per event",
+                                    &RelayOptions::max_event_tags, 1, 100'000));
+  s.push_back(integer<RelayOptions>("max-subid-length", "Characters in a subscription id",
+                                    &RelayOptions::max_subid_length, 1, 1024));
+  s.push_back(integer<RelayOptions>(
+      "messages-per-second",
+      "Messages a connection may send per second (token bucket); 0: unlimited",
+      &RelayOptions::messages_per_second, 0, 10'000'000));
+  s.push_back(integer<RelayOptions>("message-burst",
+                                    "Burst size of the per-connection message bucket",
+                                    &RelayOptions::message_burst, 1, 10'000'000));
   s.push_back(
-      integer("max-filters", "Filters per REQ or COUNT", &RelayOptions::max_filters, 1, 1000));
-  s.push_back(
-      integer("max-event-tags", "Tags per event", &RelayOptions::max_event_tags, 1, 100'000));
-  s.push_back(integer("max-subid-length", "Characters in a subscription id",
-                      &RelayOptions::max_subid_length, 1, 1024));
-  s.push_back(integer("messages-per-second",
-                      "Messages a connection may send per second (token bucket); 0: unlimited",
-                      &RelayOptions::messages_per_second, 0, 10'000'000));
-  s.push_back(integer("message-burst", "Burst size of the per-connection message bucket",
-                      &RelayOptions::message_burst, 1, 10'000'000));
-  s.push_back(integer("pubkey-events-per-second",
-                      "Events one author may publish per second, over all connections; 0: "
-                      "unlimited",
-                      &RelayOptions::pubkey_events_per_second, 0, 10'000'000));
-  s.push_back(integer("pubkey-burst", "Burst size of the per-author bucket",
-                      &RelayOptions::pubkey_burst, 1, 10'000'000));
-  s.push_back(integer("max-pending-bytes",
-                      "Bytes queued for sending to one connection before it is cut off as a slow "
-                      "reader",
-                      &RelayOptions::max_pending_bytes, 64 * 1024, std::uint64_t{1} << 34));
-  s.push_back(integer("max-in-flight",
-                      "Messages of one connection being processed before the relay stops reading "
-                      "from it",
-                      &RelayOptions::max_in_flight, 1, 1'000'000));
+      integer<RelayOptions>("pubkey-events-per-second",
+                            "Events one author may publish per second, over all connections; 0: "
+                            "unlimited",
+                            &RelayOptions::pubkey_events_per_second, 0, 10'000'000));
+  s.push_back(integer<RelayOptions>("pubkey-burst", "Burst size of the per-author bucket",
+                                    &RelayOptions::pubkey_burst, 1, 10'000'000));
+  s.push_back(integer<RelayOptions>(
+      "max-pending-bytes",
+      "Bytes queued for sending to one connection before it is cut off as a slow "
+      "reader",
+      &RelayOptions::max_pending_bytes, 64 * 1024, std::uint64_t{1} << 34));
+  s.push_back(integer<RelayOptions>(
+      "max-in-flight",
+      "Messages of one connection being processed before the relay stops reading "
+      "from it",
+      &RelayOptions::max_in_flight, 1, 1'000'000));
   // ---- threads and queues ----
-  s.push_back(integer("verify-threads", "Threads that parse and verify messages; 0: one per CPU",
-                      &RelayOptions::verify_threads, 0, 256));
-  s.push_back(integer("query-threads", "Threads that answer REQ and COUNT from the store",
-                      &RelayOptions::query_threads, 1, 256));
-  s.push_back(integer("ingest-queue", "Messages queued per verify thread",
-                      &RelayOptions::ingest_queue, 16, 10'000'000));
-  s.push_back(integer("write-queue", "Verified events queued for the writer",
-                      &RelayOptions::write_queue, 16, 10'000'000));
-  s.push_back(integer("fanout-queue", "Work queued for live fan-out", &RelayOptions::fanout_queue,
-                      16, 10'000'000));
-  s.push_back(integer("query-queue", "Queries queued per query thread", &RelayOptions::query_queue,
-                      1, 1'000'000));
-  s.push_back(integer("write-batch-max", "Most events the writer commits in one transaction",
-                      &RelayOptions::write_batch_max, 1, 1'000'000));
-  s.push_back(integer("ephemeral-dedupe",
-                      "Recent ephemeral event ids remembered to drop duplicates",
-                      &RelayOptions::ephemeral_dedupe, 1, 100'000'000));
+  s.push_back(integer<RelayOptions>("verify-threads",
+                                    "Threads that parse and verify messages; 0: one per CPU",
+                                    &RelayOptions::verify_threads, 0, 256));
+  s.push_back(integer<RelayOptions>("query-threads",
+                                    "Threads that answer REQ and COUNT from the store",
+                                    &RelayOptions::query_threads, 1, 256));
+  s.push_back(integer<RelayOptions>("ingest-queue", "Messages queued per verify thread",
+                                    &RelayOptions::ingest_queue, 16, 10'000'000));
+  s.push_back(integer<RelayOptions>("write-queue", "Verified events queued for the writer",
+                                    &RelayOptions::write_queue, 16, 10'000'000));
+  s.push_back(integer<RelayOptions>("fanout-queue", "Work queued for live fan-out",
+                                    &RelayOptions::fanout_queue, 16, 10'000'000));
+  s.push_back(integer<RelayOptions>("query-queue", "Queries queued per query thread",
+                                    &RelayOptions::query_queue, 1, 1'000'000));
+  s.push_back(integer<RelayOptions>("write-batch-max",
+                                    "Most events the writer commits in one transaction",
+                                    &RelayOptions::write_batch_max, 1, 1'000'000));
+  s.push_back(integer<RelayOptions>("ephemeral-dedupe",
+                                    "Recent ephemeral event ids remembered to drop duplicates",
+                                    &RelayOptions::ephemeral_dedupe, 1, 100'000'000));
   // ---- NIP-11 ----
-  s.push_back(text("name", "Relay name in the NIP-11 document", &RelayOptions::name));
-  s.push_back(
-      text("description", "Description in the NIP-11 document", &RelayOptions::description));
-  s.push_back(text("contact", "Operator contact in the NIP-11 document", &RelayOptions::contact));
-  s.push_back(text("pubkey", "Operator public key in the NIP-11 document (npub or hex)",
-                   &RelayOptions::operator_pubkey));
+  s.push_back(text<RelayOptions>("name", "Relay name in the NIP-11 document", &RelayOptions::name));
+  s.push_back(text<RelayOptions>("description", "Description in the NIP-11 document",
+                                 &RelayOptions::description));
+  s.push_back(text<RelayOptions>("contact", "Operator contact in the NIP-11 document",
+                                 &RelayOptions::contact));
+  s.push_back(text<RelayOptions>("pubkey",
+                                 "Operator public key in the NIP-11 document (npub or hex)",
+                                 &RelayOptions::operator_pubkey));
   // ---- process ----
-  s.push_back(text(
-      "log-level", "trace, debug, info, warn, error or off", &RelayOptions::log_level,
-      [](const std::string& l) -> Status {
-        static const char* const kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
-        for (const char* k : kLevels)
-          if (l == k) return {};
-        return invalid(quoted(l) + " is not one of trace, debug, info, warn, error, off");
-      }));
+  s.push_back(options::log_level<RelayOptions>(&RelayOptions::log_level));
   return s;
 }
 
 }  // namespace
 
-const std::vector<OptionSpec>& relay_option_specs() {
-  static const std::vector<OptionSpec> specs = make_specs();
+const std::vector<RelayOptionSpec>& relay_option_specs() {
+  static const std::vector<RelayOptionSpec> specs = make_specs();
   return specs;
-}
-
-const OptionSpec* find_option(std::string_view name) {
-  for (const auto& s : relay_option_specs())
-    if (s.name == name) return &s;
-  return nullptr;
-}
-
-Status parse_listen(std::string_view text, std::string& host, std::uint16_t& port) {
-  std::string_view h, p;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-      return invalid(quoted(text) + " must look like [IPV6]:PORT");
-    h = text.substr(1, close - 1);
-    p = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return invalid(quoted(text) + " must look like HOST:PORT");
-    h = text.substr(0, colon);
-    p = text.substr(colon + 1);
-    if (h.find(':') != std::string_view::npos)
-      return invalid(quoted(text) + ": write an IPv6 address as [ADDRESS]:PORT");
-  }
-  if (h.empty()) return invalid(quoted(text) + " has no host");
-  std::uint64_t n = 0;
-  if (auto st = parse_u64(p, 0, 65535, n); !st)
-    return invalid("port in '" + std::string(text) + "': " + st.error().message);
-  host = std::string(h);
-  port = static_cast<std::uint16_t>(n);
-  return {};
 }
 
 Status validate(RelayOptions& o) {

@@ -1,15 +1,15 @@
 // Everything `fedai relay` can be told, declared once: the struct with its defaults, and a table
-// of (name, type, help, default) that the command line, the TOML config file and docs/relay.md
-// all come from, so they can't drift apart.
+// of (name, type, help, default) in core/util/option_table.h's terms, from which the command line,
+// the TOML config file, the FEDAI_* environment and docs/relay.md all come, as for every command.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "core/nostr/event.h"
+#include "core/util/option_table.h"
 #include "core/util/result.h"
 
 namespace fedai::relay::server {
@@ -71,28 +71,13 @@ struct RelayOptions {
   std::string log_level = "info";
 };
 
-enum class OptionType { string, integer, boolean, integer_list, string_list };
-
-struct OptionSpec {
-  std::string name;  // the flag (--name) and the TOML key
-  OptionType type;
-  std::string help;
-  // The default, as --help and docs show it.
-  std::function<std::string(const RelayOptions&)> show;
-  // Sets the option from text (one value, or each element of a list). The error says what is
-  // wrong with the value, without the option's name (the caller adds where it came from).
-  std::function<Status(RelayOptions&, const std::vector<std::string>&)> set;
-};
+using RelayOptionSpec = OptionSpec<RelayOptions>;
 
 // Every option, in the order --help and docs list them.
-const std::vector<OptionSpec>& relay_option_specs();
-const OptionSpec* find_option(std::string_view name);
+const std::vector<RelayOptionSpec>& relay_option_specs();
 
 // Checks what no single option can (max_limit >= default_limit, ...) and fills in what
 // depends on others. Call after all options are set.
 Status validate(RelayOptions& options);
-
-// "HOST:PORT" or "[IPV6]:PORT" into host and port; port 0 allowed.
-Status parse_listen(std::string_view text, std::string& host, std::uint16_t& port);
 
 }  // namespace fedai::relay::server

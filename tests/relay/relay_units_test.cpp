@@ -24,7 +24,7 @@ namespace {
 using namespace std::chrono_literals;
 
 Status set(RelayOptions& o, const std::string& name, std::vector<std::string> values) {
-  const OptionSpec* spec = find_option(name);
+  const RelayOptionSpec* spec = options::find(relay_option_specs(), name);
   if (spec == nullptr) return invalid("no option " + name);
   return spec->set(o, values);
 }
