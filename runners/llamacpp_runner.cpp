@@ -21,19 +21,22 @@ using nlohmann::json;
 json request_body(const InferenceRequest& request, bool stream) {
   json stop = json::array();
   for (auto s : kChatPromptStops) stop.push_back(std::string(s));
-  for (const auto& s : request.stop) stop.push_back(s);  // the client's, after the template's
+  for (const auto& s : request.sampling.stop)
+    stop.push_back(s);  // the client's, after the template's
   json body = json{{"prompt", simple_chat_prompt(request.messages)},
                    {"n_predict", request.max_tokens},
                    {"stop", std::move(stop)},
                    {"cache_prompt", true},
                    {"stream", stream}};
-  if (request.temperature) body["temperature"] = *request.temperature;
-  if (request.top_p) body["top_p"] = *request.top_p;
-  if (request.seed) body["seed"] = *request.seed;
-  if (request.presence_penalty) body["presence_penalty"] = *request.presence_penalty;
-  if (request.frequency_penalty) body["frequency_penalty"] = *request.frequency_penalty;
+  if (request.sampling.temperature) body["temperature"] = *request.sampling.temperature;
+  if (request.sampling.top_p) body["top_p"] = *request.sampling.top_p;
+  if (request.sampling.seed) body["seed"] = *request.sampling.seed;
+  if (request.sampling.presence_penalty)
+    body["presence_penalty"] = *request.sampling.presence_penalty;
+  if (request.sampling.frequency_penalty)
+    body["frequency_penalty"] = *request.sampling.frequency_penalty;
   // JSON mode: the server turns a JSON schema into a grammar; this one allows any object.
-  if (request.json_object) body["json_schema"] = json{{"type", "object"}};
+  if (request.sampling.json_object) body["json_schema"] = json{{"type", "object"}};
   return body;
 }
 

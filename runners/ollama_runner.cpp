@@ -24,17 +24,19 @@ json request_body(const InferenceRequest& request, bool stream) {
   for (const auto& m : request.messages)
     messages.push_back(json{{"role", m.role}, {"content", m.content}});
   json options = json{{"num_predict", request.max_tokens}};
-  if (request.temperature) options["temperature"] = *request.temperature;
-  if (request.top_p) options["top_p"] = *request.top_p;
-  if (request.seed) options["seed"] = *request.seed;
-  if (request.presence_penalty) options["presence_penalty"] = *request.presence_penalty;
-  if (request.frequency_penalty) options["frequency_penalty"] = *request.frequency_penalty;
-  if (!request.stop.empty()) options["stop"] = request.stop;
+  if (request.sampling.temperature) options["temperature"] = *request.sampling.temperature;
+  if (request.sampling.top_p) options["top_p"] = *request.sampling.top_p;
+  if (request.sampling.seed) options["seed"] = *request.sampling.seed;
+  if (request.sampling.presence_penalty)
+    options["presence_penalty"] = *request.sampling.presence_penalty;
+  if (request.sampling.frequency_penalty)
+    options["frequency_penalty"] = *request.sampling.frequency_penalty;
+  if (!request.sampling.stop.empty()) options["stop"] = request.sampling.stop;
   json body = json{{"model", request.model},
                    {"messages", std::move(messages)},
                    {"stream", stream},
                    {"options", std::move(options)}};
-  if (request.json_object) body["format"] = "json";
+  if (request.sampling.json_object) body["format"] = "json";
   return body;
 }
 

@@ -61,24 +61,25 @@ std::optional<std::string> write_request(const InferenceRequest& request, bool s
     out.append(text, end);
     return true;
   };
-  if (!number("temperature", request.temperature) || !number("top_p", request.top_p) ||
-      !number("presence_penalty", request.presence_penalty) ||
-      !number("frequency_penalty", request.frequency_penalty))
+  if (!number("temperature", request.sampling.temperature) ||
+      !number("top_p", request.sampling.top_p) ||
+      !number("presence_penalty", request.sampling.presence_penalty) ||
+      !number("frequency_penalty", request.sampling.frequency_penalty))
     return std::nullopt;
-  if (!request.stop.empty()) {
+  if (!request.sampling.stop.empty()) {
     out += ",\"stop\":[";
-    for (std::size_t i = 0; i < request.stop.size(); ++i) {
-      if (!is_valid_utf8(request.stop[i])) return std::nullopt;
+    for (std::size_t i = 0; i < request.sampling.stop.size(); ++i) {
+      if (!is_valid_utf8(request.sampling.stop[i])) return std::nullopt;
       if (i) out += ',';
-      append_json_string(out, request.stop[i]);
+      append_json_string(out, request.sampling.stop[i]);
     }
     out += ']';
   }
-  if (request.seed) {
+  if (request.sampling.seed) {
     out += ",\"seed\":";
-    append_json_integer(out, *request.seed);
+    append_json_integer(out, *request.sampling.seed);
   }
-  if (request.json_object) out += ",\"response_format\":{\"type\":\"json_object\"}";
+  if (request.sampling.json_object) out += ",\"response_format\":{\"type\":\"json_object\"}";
   out += stream ? ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
                 : ",\"stream\":false}";
   return out;
@@ -92,13 +93,15 @@ json request_body(const InferenceRequest& request, bool stream) {
     messages.push_back(json{{"role", m.role}, {"content", m.content}});
   body["messages"] = std::move(messages);
   body["max_tokens"] = request.max_tokens;
-  if (request.temperature) body["temperature"] = *request.temperature;
-  if (request.top_p) body["top_p"] = *request.top_p;
-  if (request.presence_penalty) body["presence_penalty"] = *request.presence_penalty;
-  if (request.frequency_penalty) body["frequency_penalty"] = *request.frequency_penalty;
-  if (!request.stop.empty()) body["stop"] = request.stop;
-  if (request.seed) body["seed"] = *request.seed;
-  if (request.json_object) body["response_format"] = json{{"type", "json_object"}};
+  if (request.sampling.temperature) body["temperature"] = *request.sampling.temperature;
+  if (request.sampling.top_p) body["top_p"] = *request.sampling.top_p;
+  if (request.sampling.presence_penalty)
+    body["presence_penalty"] = *request.sampling.presence_penalty;
+  if (request.sampling.frequency_penalty)
+    body["frequency_penalty"] = *request.sampling.frequency_penalty;
+  if (!request.sampling.stop.empty()) body["stop"] = request.sampling.stop;
+  if (request.sampling.seed) body["seed"] = *request.sampling.seed;
+  if (request.sampling.json_object) body["response_format"] = json{{"type", "json_object"}};
   body["stream"] = stream;
   if (stream) body["stream_options"] = json{{"include_usage", true}};
   return body;

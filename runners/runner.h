@@ -27,18 +27,23 @@ struct ChatMessage {
   std::string content;
 };
 
-struct InferenceRequest {
-  std::string model;
-  std::vector<ChatMessage> messages;
-  std::uint32_t max_tokens = 256;
-  std::optional<double> temperature;
-  // OpenAI's sampling parameters, passed on in each server's terms (nips/F-04's job body).
-  std::vector<std::string> stop;  // up to 4 strings the output ends before
-  std::optional<double> top_p;    // 0..1
+// OpenAI's sampling parameters, as nips/F-04's job body carries them from the client to the node
+// and each model server adapter passes them on in its server's terms. Unset: the server's default.
+struct Sampling {
+  std::optional<double> temperature;  // 0..2
+  std::vector<std::string> stop;      // up to 4 strings the output ends before
+  std::optional<double> top_p;        // 0..1
   std::optional<std::int64_t> seed;
   std::optional<double> presence_penalty;   // -2..2
   std::optional<double> frequency_penalty;  // -2..2
   bool json_object = false;                 // response_format {"type": "json_object"}
+};
+
+struct InferenceRequest {
+  std::string model;
+  std::vector<ChatMessage> messages;
+  std::uint32_t max_tokens = 256;
+  Sampling sampling;
   std::chrono::milliseconds timeout{120'000};
 };
 

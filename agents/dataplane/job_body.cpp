@@ -24,13 +24,13 @@ Error body_error(std::string_view what) {
   return invalid("job body " + std::string(what));
 }
 
-// Reads the JSON object of a chat request field by field.
+// Reads the JSON object of a job body field by field.
 class ChatReader {
  public:
   explicit ChatReader(std::string_view json) : json_(json), r_(json) {}
 
-  Result<ChatRequest> read() {
-    ChatRequest out;
+  Result<JobInput> read() {
+    JobInput out;
     if (r_.peek() != '{') return body_error("must be a JSON object");
     r_.expect('{');
     bool seen_messages = false;
@@ -63,34 +63,35 @@ class ChatReader {
           if (null()) continue;
           auto t = number();
           if (!t || *t < 0 || *t > 100) return body_error("temperature must be a number");
-          out.temperature = *t;
+          out.sampling.temperature = *t;
         } else if (key == "stream") {
           if (null()) continue;
           if (!r_.read_bool(out.stream)) return body_error("stream must be true or false");
         } else if (key == "stop") {
           if (null()) continue;
-          if (auto st = stop(out.stop); !st) return st.error();
+          if (auto st = stop(out.sampling.stop); !st) return st.error();
         } else if (key == "top_p") {
           if (null()) continue;
           auto v = number();
           if (!v || *v < 0 || *v > 1) return body_error("top_p must be a number from 0 to 1");
-          out.top_p = *v;
+          out.sampling.top_p = *v;
         } else if (key == "presence_penalty" || key == "frequency_penalty") {
           if (null()) continue;
           auto v = number();
           if (!v || *v < -2 || *v > 2) return body_error(key + " must be a number from -2 to 2");
-          (key == "presence_penalty" ? out.presence_penalty : out.frequency_penalty) = *v;
+          (key == "presence_penalty" ? out.sampling.presence_penalty
+                                     : out.sampling.frequency_penalty) = *v;
         } else if (key == "seed") {
           if (null()) continue;
           JsonReader::Number n;
           if (r_.peek() == '"' || !r_.read_number(n) || !n.integral || n.overflow ||
               n.magnitude > (n.negative ? std::uint64_t{1} << 63 : INT64_MAX))
             return body_error("seed must be a 64-bit integer");
-          out.seed = n.negative ? static_cast<std::int64_t>(0 - n.magnitude)
-                                : static_cast<std::int64_t>(n.magnitude);
+          out.sampling.seed = n.negative ? static_cast<std::int64_t>(0 - n.magnitude)
+                                         : static_cast<std::int64_t>(n.magnitude);
         } else if (key == "response_format") {
           if (null()) continue;
-          if (auto st = response_format(out.json_object); !st) return st.error();
+          if (auto st = response_format(out.sampling.json_object); !st) return st.error();
         } else {
           if (!r_.skip_value(kMaxDepth)) return syntax();
         }
@@ -267,7 +268,7 @@ Result<std::string> open_job_body(std::string_view body, const protocol::JobSubm
   return plain;
 }
 
-Result<ChatRequest> parse_chat_request(std::string_view json) {
+Result<JobInput> parse_job_input(std::string_view json) {
   return ChatReader(json).read();
 }
 

@@ -23,27 +23,21 @@ bool content_type_matches(std::string_view content_type, protocol::PrivacyLevel 
 Result<std::string> open_job_body(std::string_view body, const protocol::JobSubmit& submit,
                                   const PublicKey& router, protocol::ConversationKeyCache& keys);
 
-// What a node reads of the body: `model`, `messages`, `max_tokens`, `temperature`, `stream`,
-// `stop`, `top_p`, `seed`, `presence_penalty`, `frequency_penalty`, `response_format`.
-// A message's content is a string, or OpenAI's array of parts whose "text" parts are joined.
-struct ChatRequest {
+// What a node reads of the job body: `model`, `messages`, `max_tokens`, `stream`, and the sampling
+// parameters (`temperature`, `stop`, `top_p`, `seed`, `presence_penalty`, `frequency_penalty`,
+// `response_format`). A message's content is a string, or OpenAI's array of parts whose "text"
+// parts are joined. (The client's request, as the router reads it, is openai::ChatRequest.)
+struct JobInput {
   std::optional<std::string> model;
   std::vector<runners::ChatMessage> messages;
   std::optional<protocol::Tokens> max_tokens;
-  std::optional<double> temperature;
   bool stream = false;
-  std::vector<std::string> stop;  // a string, or an array of up to 4 strings
-  std::optional<double> top_p;    // 0..1
-  std::optional<std::int64_t> seed;
-  std::optional<double> presence_penalty;   // -2..2
-  std::optional<double> frequency_penalty;  // -2..2
-  bool json_object = false;                 // response_format {"type": "json_object"}
+  runners::Sampling sampling;
 };
 
 // Strict JSON, nesting bounded; `invalid: job body ...` reasons. Unknown fields are skipped; a
 // parameter a node would have to ignore (a response_format other than text or json_object, a
 // value out of its range) is refused rather than dropped.
-
-Result<ChatRequest> parse_chat_request(std::string_view json);
+Result<JobInput> parse_job_input(std::string_view json);
 
 }  // namespace fedai::agents::dataplane

@@ -81,7 +81,7 @@ Result<Event> decode_header_event(std::string_view value, bool nostr_scheme,
 }
 
 protocol::Tokens VerifiedSubmit::max_output_tokens() const {
-  if (chat.max_tokens && *chat.max_tokens < submit.max_output_tokens) return *chat.max_tokens;
+  if (input.max_tokens && *input.max_tokens < submit.max_output_tokens) return *input.max_tokens;
   return submit.max_output_tokens;
 }
 
@@ -204,9 +204,9 @@ Refused<VerifiedSubmit> verify_job_submit(const SubmitRequest& request, UnixSeco
       return bad("job body does not match input_hash");
     v.plaintext = std::string(request.body);
   }
-  auto chat = parse_chat_request(v.plaintext);
-  if (!chat) return bad(chat.error().message);
-  v.chat = std::move(*chat);
+  auto input = parse_job_input(v.plaintext);
+  if (!input) return bad(input.error().message);
+  v.input = std::move(*input);
   return v;
 }
 

@@ -55,7 +55,7 @@ struct VerifiedSubmit {
   protocol::JobSubmit submit;
   protocol::Award award;
   std::string plaintext;  // the opened body: never log it
-  ChatRequest chat;       // read from it
+  JobInput input;         // read from it
 
   const EventId& submit_id() const { return submit_event.id; }
   const EventId& award_id() const { return award_event.id; }

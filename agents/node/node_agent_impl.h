@@ -15,7 +15,7 @@
 #include "agents/runtime/agent_host.h"
 #include "agents/runtime/announce_clock.h"
 #include "agents/runtime/rate_limiter.h"
-#include "agents/runtime/state_runner.h"
+#include "agents/runtime/state_driver.h"
 #include "core/node/node_machine.h"
 #include "core/protocol/conversation_keys.h"
 #include "core/store/machine_store.h"

@@ -70,7 +70,7 @@ void NodeAgent::Impl::handle_job(http::Request request,
     state->read([&](const machine::StateTxn& txn) {
       reservation = node::NodeMachine::reservation(txn, auction->rfb_id);
     });
-  std::string model = verified->chat.model.value_or(reservation ? reservation->model : "");
+  std::string model = verified->input.model.value_or(reservation ? reservation->model : "");
   auto offer = config.models.find(model);
   if (offer == config.models.end()) {
     jobs_refused->inc();
@@ -95,9 +95,9 @@ void NodeAgent::Impl::handle_job(http::Request request,
   submitted.model = model;
   submitted.job_type = "chat";
   std::size_t chars = 0;
-  for (const auto& m : verified->chat.messages) chars += m.content.size();
+  for (const auto& m : verified->input.messages) chars += m.content.size();
   submitted.input_tokens = static_cast<protocol::Tokens>(
-      std::min<std::size_t>(chars / 4 + 4 * verified->chat.messages.size(), UINT32_MAX));
+      std::min<std::size_t>(chars / 4 + 4 * verified->input.messages.size(), UINT32_MAX));
   submitted.max_output_tokens = verified->max_output_tokens();
   submitted.submit_by = verified->award.submit_by;
 
@@ -143,15 +143,9 @@ void NodeAgent::Impl::run_job(std::shared_ptr<dataplane::VerifiedSubmit> verifie
                               std::string model, UnixMillis accepted_at) {
   runners::InferenceRequest request;
   request.model = model;
-  request.messages = verified->chat.messages;
+  request.messages = verified->input.messages;
   request.max_tokens = verified->max_output_tokens();
-  request.temperature = verified->chat.temperature;
-  request.stop = verified->chat.stop;
-  request.top_p = verified->chat.top_p;
-  request.seed = verified->chat.seed;
-  request.presence_penalty = verified->chat.presence_penalty;
-  request.frequency_penalty = verified->chat.frequency_penalty;
-  request.json_object = verified->chat.json_object;
+  request.sampling = verified->input.sampling;
   request.timeout = config.job_timeout;
   dataplane::JobContext job = verified->context();
 

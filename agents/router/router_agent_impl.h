@@ -13,7 +13,7 @@
 #include "agents/router/router_agent.h"
 #include "agents/runtime/agent_host.h"
 #include "agents/runtime/announce_clock.h"
-#include "agents/runtime/state_runner.h"
+#include "agents/runtime/state_driver.h"
 #include "core/router/router_machine.h"
 #include "core/store/machine_store.h"
 #include "core/util/log_limiter.h"

@@ -51,7 +51,7 @@ Status AgentHost::start(HostedAgent& agent, const AgentHostOptions& options) {
     return fail(make_error(ErrorCode::error, "cannot open the " + options.name + " database at " +
                                                  options.store.path + ": " + s.error().message));
   store_ = std::move(*s);
-  state_ = std::make_unique<StateRunner>(loop_, *store_, metrics_, options.name);
+  state_ = std::make_unique<StateDriver>(loop_, *store_, metrics_, options.name);
   state_->hold();  // what the startup records emit waits for the relays, with the outbox
   agent.state = state_.get();
   agent.register_effects();

@@ -26,7 +26,7 @@
 
 #include "agents/http/server.h"
 #include "agents/runtime/agent_loop.h"
-#include "agents/runtime/state_runner.h"
+#include "agents/runtime/state_driver.h"
 #include "core/machine/state.h"
 #include "core/nostr/keys.h"
 #include "core/store/machine_store.h"
@@ -63,7 +63,7 @@ class HostedAgent {
  protected:
   // The host's parts, set by the host as it starts each, before the call that needs it (valid
   // until its stop() returns).
-  StateRunner* state = nullptr;
+  StateDriver* state = nullptr;
   relay::RelayPool* pool = nullptr;
   http::Server* server = nullptr;
 
@@ -115,7 +115,7 @@ class AgentHost {
   std::chrono::milliseconds grace_{0};
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<store::MachineStore> store_;
-  std::unique_ptr<StateRunner> state_;
+  std::unique_ptr<StateDriver> state_;
   std::unique_ptr<relay::RelayPool> pool_;
   bool started_ = false;
   bool stopping_ = false;

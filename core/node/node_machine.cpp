@@ -75,9 +75,9 @@ std::span<const std::string_view> NodeMachine::tables() const {
   return names;
 }
 
-class NodeMachine::Run {
+class NodeMachine::Step {
  public:
-  Run(machine::StateTxn& txn, UnixMillis now)
+  Step(machine::StateTxn& txn, UnixMillis now)
       : p_(NodeMachine::policy(txn)), txn_(txn), now_(now) {}
 
   Applied apply(const machine::Record& r) {
@@ -383,7 +383,7 @@ class NodeMachine::Run {
 machine::Applied NodeMachine::apply(const machine::Record& record, machine::StateTxn& txn) const {
   if (record.type == kPolicySet && !codec::decode<NodePolicy>(record.payload))
     throw std::invalid_argument("malformed node policy");
-  return Run(txn, record.at).apply(record);
+  return Step(txn, record.at).apply(record);
 }
 
 NodePolicy NodeMachine::policy(const machine::StateTxn& txn) {

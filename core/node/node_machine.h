@@ -304,7 +304,7 @@ class NodeMachine final : public machine::Machine {
   static machine::Record record(const NodePolicy& r, UnixMillis at);
 
  private:
-  class Run;
+  class Step;
 };
 
 }  // namespace fedai::node

@@ -93,9 +93,9 @@ std::span<const std::string_view> RouterMachine::tables() const {
 }
 
 // One reducer call: the transaction, the record's time and the policy.
-class RouterMachine::Run {
+class RouterMachine::Step {
  public:
-  Run(machine::StateTxn& txn, UnixMillis now)
+  Step(machine::StateTxn& txn, UnixMillis now)
       : p_(RouterMachine::policy(txn)), txn_(txn), now_(now) {}
 
   Applied apply(const machine::Record& r) {
@@ -804,7 +804,7 @@ class RouterMachine::Run {
 machine::Applied RouterMachine::apply(const machine::Record& record, machine::StateTxn& txn) const {
   if (record.type == kPolicySet && !codec::decode<RouterPolicy>(record.payload))
     throw std::invalid_argument("malformed router policy");
-  return Run(txn, record.at).apply(record);
+  return Step(txn, record.at).apply(record);
 }
 
 RouterPolicy RouterMachine::policy(const machine::StateTxn& txn) {

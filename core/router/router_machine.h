@@ -192,7 +192,7 @@ class RouterMachine final : public machine::Machine {
   static machine::Record record(const RouterPolicy& r, UnixMillis at);
 
  private:
-  class Run;
+  class Step;
 };
 
 }  // namespace fedai::router

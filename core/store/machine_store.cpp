@@ -331,7 +331,7 @@ std::vector<std::vector<AppendResult>> MachineStore::commit(std::deque<Pending>&
     machine::Overlay overlay(tables);  // the group commit's writes, each record all or nothing
     for (std::size_t i = 0; i < batch.size(); ++i) {
       for (const machine::Record& record : batch[i].records) {
-        auto outcome = machine::apply_record_in(machine_, overlay, record, impl_->options.runner);
+        auto outcome = machine::apply_record_in(machine_, overlay, record, impl_->options.apply);
         AppendResult r{outcome.status, 0, std::move(outcome.refusal), std::move(outcome.effects)};
         if (r.status == machine::ApplyOutcome::Status::applied) {
           r.seq = seq;
@@ -483,7 +483,7 @@ Result<ReplayReport> MachineStore::replay_into(const std::string& scratch_path) 
       for (int n = 0; more && n < 100'000; ++n, more = c.next()) {
         if (!decode_record(c.value(), record))
           return make_error(ErrorCode::error, "corrupt log record");
-        auto outcome = machine::replay_record(machine_, chunk, record, impl_->options.runner);
+        auto outcome = machine::replay_record(machine_, chunk, record, impl_->options.apply);
         if (outcome.status != machine::ApplyOutcome::Status::applied)
           return make_error(ErrorCode::error,
                             "record " + std::to_string(lmdb::get_be64(c.key())) +

@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/machine/runner.h"
+#include "core/machine/apply.h"
 #include "core/machine/state.h"
 #include "core/util/result.h"
 
@@ -41,7 +41,7 @@ struct MachineStoreOptions {
   // as many records as the projections hold rows, so that its copy costs at most a row per
   // record. 0 keeps every record.
   std::uint64_t checkpoint_every = 0;
-  machine::RunnerOptions runner{};
+  machine::ApplyOptions apply{};
 };
 
 struct AppendResult {

@@ -140,7 +140,7 @@ TEST(JobBody, ContentTypeMatchesTheLevel) {
 }
 
 TEST(JobBody, ParsesTheChatFieldsANodeReads) {
-  auto r = parse_chat_request(R"({"model":"m","messages":[{"role":"system","content":"be brief"},
+  auto r = parse_job_input(R"({"model":"m","messages":[{"role":"system","content":"be brief"},
     {"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url","image_url":{}},
     {"type":"text","text":"b"}]},{"role":"assistant","content":null}],"max_tokens":20,
     "temperature":0.5,"stream":true,"n":1,"extra":{"deep":[1,2,{"x":null}]}})");
@@ -150,17 +150,17 @@ TEST(JobBody, ParsesTheChatFieldsANodeReads) {
   EXPECT_EQ(r->messages[1].content, "ab");
   EXPECT_EQ(r->messages[2].content, "");
   EXPECT_EQ(r->max_tokens, 20u);
-  EXPECT_DOUBLE_EQ(*r->temperature, 0.5);
+  EXPECT_DOUBLE_EQ(*r->sampling.temperature, 0.5);
   EXPECT_TRUE(r->stream);
 
-  auto nulls = parse_chat_request(
+  auto nulls = parse_job_input(
       R"({"messages":[{"role":"user","content":"x"}],"temperature":null,"max_tokens":null})");
   ASSERT_TRUE(nulls);
-  EXPECT_FALSE(nulls->temperature);
+  EXPECT_FALSE(nulls->sampling.temperature);
   EXPECT_FALSE(nulls->max_tokens);
 
   auto reason = [](std::string_view json) {
-    auto parsed = parse_chat_request(json);
+    auto parsed = parse_job_input(json);
     return parsed ? std::string("(accepted)") : parsed.error().to_string();
   };
   EXPECT_EQ(reason("[]"), "invalid: job body must be a JSON object");
@@ -189,35 +189,36 @@ TEST(JobBody, SamplingParametersRoundTripFromTheRouter) {
           "stream_options":{"include_usage":true}})",
       256, 4096);
   ASSERT_TRUE(routed) << routed.error().to_string();
-  auto r = parse_chat_request(routed->job_body);
+  auto r = parse_job_input(routed->job_body);
   ASSERT_TRUE(r) << r.error().to_string();
   EXPECT_EQ(r->max_tokens, 40u);
-  EXPECT_DOUBLE_EQ(*r->temperature, 0.25);
-  ASSERT_TRUE(r->top_p);
-  EXPECT_DOUBLE_EQ(*r->top_p, 0.5);
-  EXPECT_EQ(r->seed, std::optional<std::int64_t>{-7});
-  ASSERT_TRUE(r->presence_penalty && r->frequency_penalty);
-  EXPECT_DOUBLE_EQ(*r->presence_penalty, 1.25);
-  EXPECT_DOUBLE_EQ(*r->frequency_penalty, -0.75);
-  EXPECT_EQ(r->stop, (std::vector<std::string>{"END", "\n\n"}));
-  EXPECT_TRUE(r->json_object);
+  EXPECT_DOUBLE_EQ(*r->sampling.temperature, 0.25);
+  ASSERT_TRUE(r->sampling.top_p);
+  EXPECT_DOUBLE_EQ(*r->sampling.top_p, 0.5);
+  EXPECT_EQ(r->sampling.seed, std::optional<std::int64_t>{-7});
+  ASSERT_TRUE(r->sampling.presence_penalty && r->sampling.frequency_penalty);
+  EXPECT_DOUBLE_EQ(*r->sampling.presence_penalty, 1.25);
+  EXPECT_DOUBLE_EQ(*r->sampling.frequency_penalty, -0.75);
+  EXPECT_EQ(r->sampling.stop, (std::vector<std::string>{"END", "\n\n"}));
+  EXPECT_TRUE(r->sampling.json_object);
   EXPECT_TRUE(r->stream);
 
   // None given: none read.
   auto plain = openai::parse_chat_request(
       R"({"model":"tiny","messages":[{"role":"user","content":"hi"}]})", 256, 4096);
   ASSERT_TRUE(plain);
-  auto p = parse_chat_request(plain->job_body);
+  auto p = parse_job_input(plain->job_body);
   ASSERT_TRUE(p) << p.error().to_string();
-  EXPECT_FALSE(p->top_p || p->seed || p->presence_penalty || p->frequency_penalty);
-  EXPECT_TRUE(p->stop.empty());
-  EXPECT_FALSE(p->json_object);
+  EXPECT_FALSE(p->sampling.top_p || p->sampling.seed || p->sampling.presence_penalty ||
+               p->sampling.frequency_penalty);
+  EXPECT_TRUE(p->sampling.stop.empty());
+  EXPECT_FALSE(p->sampling.json_object);
 }
 
 TEST(JobBody, SamplingParametersAreReadOrRefusedNeverDropped) {
   auto read = [](std::string_view extra) {
-    return parse_chat_request(R"({"messages":[{"role":"user","content":"x"}],)" +
-                              std::string(extra) + "}");
+    return parse_job_input(R"({"messages":[{"role":"user","content":"x"}],)" + std::string(extra) +
+                           "}");
   };
   auto reason = [&](std::string_view extra) {
     auto parsed = read(extra);
@@ -226,14 +227,15 @@ TEST(JobBody, SamplingParametersAreReadOrRefusedNeverDropped) {
   // OpenAI's forms a body may hold beside the router's own.
   auto one = read(R"("stop":"END","seed":9223372036854775807,"response_format":{"type":"text"})");
   ASSERT_TRUE(one) << one.error().to_string();
-  EXPECT_EQ(one->stop, std::vector<std::string>{"END"});
-  EXPECT_EQ(one->seed, std::optional<std::int64_t>{INT64_MAX});
-  EXPECT_FALSE(one->json_object);
+  EXPECT_EQ(one->sampling.stop, std::vector<std::string>{"END"});
+  EXPECT_EQ(one->sampling.seed, std::optional<std::int64_t>{INT64_MAX});
+  EXPECT_FALSE(one->sampling.json_object);
   auto nulls = read(R"("stop":null,"top_p":null,"seed":null,"presence_penalty":null,)"
                     R"("frequency_penalty":null,"response_format":null)");
   ASSERT_TRUE(nulls) << nulls.error().to_string();
-  EXPECT_FALSE(nulls->top_p || nulls->seed || nulls->json_object);
-  EXPECT_EQ(read(R"("seed":-9223372036854775808)")->seed, std::optional<std::int64_t>{INT64_MIN});
+  EXPECT_FALSE(nulls->sampling.top_p || nulls->sampling.seed || nulls->sampling.json_object);
+  EXPECT_EQ(read(R"("seed":-9223372036854775808)")->sampling.seed,
+            std::optional<std::int64_t>{INT64_MIN});
 
   EXPECT_EQ(reason(R"("stop":["a","b","c","d","e"])"),
             "invalid: job body stop must have at most 4 strings");

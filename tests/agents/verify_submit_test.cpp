@@ -67,10 +67,10 @@ TEST_F(VerifySubmit, AcceptsAPl0JobAndReturnsWhatTheStateMachineNeeds) {
   EXPECT_EQ(r->price(), s.price);
   ASSERT_TRUE(std::holds_alternative<protocol::AuctionBasis>(r->award.basis));
   EXPECT_EQ(r->plaintext, s.plaintext);
-  ASSERT_EQ(r->chat.messages.size(), 1u);
-  EXPECT_EQ(r->chat.messages[0].role, "user");
-  EXPECT_EQ(r->chat.messages[0].content, "Say hello");
-  EXPECT_EQ(r->chat.model, "tiny");
+  ASSERT_EQ(r->input.messages.size(), 1u);
+  EXPECT_EQ(r->input.messages[0].role, "user");
+  EXPECT_EQ(r->input.messages[0].content, "Say hello");
+  EXPECT_EQ(r->input.model, "tiny");
   EXPECT_EQ(r->max_output_tokens(), 16u);  // the body asks for less than the JOB_SUBMIT allows
   JobContext c = r->context();
   EXPECT_EQ(c.submit_id, j.submit.id);

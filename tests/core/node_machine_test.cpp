@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "core/machine/runner.h"
+#include "core/machine/apply.h"
 #include "core/router/codec.h"
 
 namespace fedai::node {

@@ -8,7 +8,7 @@
 #include <functional>
 #include <random>
 
-#include "core/machine/runner.h"
+#include "core/machine/apply.h"
 #include "core/router/codec.h"
 
 namespace fedai::router {

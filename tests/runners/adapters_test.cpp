@@ -149,7 +149,7 @@ TEST_P(Adapter, InfersWithReportedUsage) {
 TEST_P(Adapter, SendsTheRequestInTheServersTerms) {
   start();
   auto req = chat();
-  req.temperature = 0.25;
+  req.sampling.temperature = 0.25;
   ASSERT_TRUE(infer(req));
   json body = last_body();
   std::string kind = GetParam().kind;
@@ -209,7 +209,7 @@ class AdapterParams : public Adapter {
 
 TEST_P(AdapterParams, PassesStop) {
   auto req = chat();
-  req.stop = {"END", "\n\n"};
+  req.sampling.stop = {"END", "\n\n"};
   for (const json& body : bodies_for(req)) {
     if (std::string(GetParam().kind) == "llamacpp") {  // after the prompt template's own
       EXPECT_EQ(body["stop"], json::parse(R"(["\nuser:","\nsystem:","END","\n\n"])"));
@@ -227,7 +227,7 @@ TEST_P(AdapterParams, PassesStop) {
 
 TEST_P(AdapterParams, PassesTopP) {
   auto req = chat();
-  req.top_p = 0.125;
+  req.sampling.top_p = 0.125;
   for (const json& body : bodies_for(req)) EXPECT_EQ(option(body, "top_p"), 0.125);
   start();
   ASSERT_TRUE(infer());
@@ -236,7 +236,7 @@ TEST_P(AdapterParams, PassesTopP) {
 
 TEST_P(AdapterParams, PassesSeed) {
   auto req = chat();
-  req.seed = -9'007'199'254'740'993;  // beyond a double's exact integers: sent as written
+  req.sampling.seed = -9'007'199'254'740'993;  // beyond a double's exact integers: sent as written
   for (const json& body : bodies_for(req)) {
     ASSERT_TRUE(option(body, "seed").is_number_integer());
     EXPECT_EQ(option(body, "seed").get<std::int64_t>(), -9'007'199'254'740'993);
@@ -248,7 +248,7 @@ TEST_P(AdapterParams, PassesSeed) {
 
 TEST_P(AdapterParams, PassesPresencePenalty) {
   auto req = chat();
-  req.presence_penalty = -1.5;
+  req.sampling.presence_penalty = -1.5;
   for (const json& body : bodies_for(req)) {
     EXPECT_EQ(option(body, "presence_penalty"), -1.5);
     EXPECT_TRUE(option(body, "frequency_penalty").is_null());
@@ -257,7 +257,7 @@ TEST_P(AdapterParams, PassesPresencePenalty) {
 
 TEST_P(AdapterParams, PassesFrequencyPenalty) {
   auto req = chat();
-  req.frequency_penalty = 1.75;
+  req.sampling.frequency_penalty = 1.75;
   for (const json& body : bodies_for(req)) {
     EXPECT_EQ(option(body, "frequency_penalty"), 1.75);
     EXPECT_TRUE(option(body, "presence_penalty").is_null());
@@ -266,7 +266,7 @@ TEST_P(AdapterParams, PassesFrequencyPenalty) {
 
 TEST_P(AdapterParams, PassesJsonMode) {
   auto req = chat();
-  req.json_object = true;
+  req.sampling.json_object = true;
   std::string kind = GetParam().kind;
   for (const json& body : bodies_for(req)) {
     if (kind == "openai") {
@@ -563,7 +563,7 @@ TEST(OpenAiAdapter, WritesRequestsAsJsonWhateverTheText) {
   for (std::string text : {std::string("quote \" back \\ tab \t nl \n \x01 \u00e9"),
                            std::string("bad \xff\xfe byte")}) {
     InferenceRequest req = chat(text);
-    req.temperature = 0.7;
+    req.sampling.temperature = 0.7;
     std::optional<Result<InferenceResult>> got;
     (*made)->infer(req, [&](Result<InferenceResult> r) { got.emplace(std::move(r)); });
     ASSERT_TRUE(run_until(

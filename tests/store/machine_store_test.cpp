@@ -83,7 +83,7 @@ TEST(MachineStore, DuplicateEventIdsChangeNothing) {
   EXPECT_EQ(s->state_hash(), hash);
   EXPECT_EQ(balance(*s, "a"), 5);
   // Once the id is forgotten (TTL, by record time), the event may apply again.
-  machine::UnixMillis later = 1000 + machine::RunnerOptions{}.seen_ttl_ms + 1;
+  machine::UnixMillis later = 1000 + machine::ApplyOptions{}.seen_ttl_ms + 1;
   s->append({LedgerMachine::deposit("z", 1, later)});  // prunes the old id
   EXPECT_EQ(s->append({with_id(LedgerMachine::deposit("a", 5, later), 7)})[0].status,
             Status::applied);

@@ -1,6 +1,6 @@
-// StateRunner (agents/runtime/state_runner.h) over a real MachineStore (LMDB) and a real
+// StateDriver (agents/runtime/state_driver.h) over a real MachineStore (LMDB) and a real
 // AgentLoop, with the ledger machine of tests/support.
-#include "agents/runtime/state_runner.h"
+#include "agents/runtime/state_driver.h"
 
 #include <gtest/gtest.h>
 
@@ -26,13 +26,13 @@ struct Fixture {
     auto s = store::MachineStore::open(o, machine);
     if (!s) throw std::runtime_error(s.error().message);
     store = std::move(*s);
-    runner = std::make_unique<StateRunner>(loop, *store, metrics, "test");
+    driver = std::make_unique<StateDriver>(loop, *store, metrics, "test");
     loop.start();
   }
   ~Fixture() {
     std::promise<void> stopped;
     loop.post([&] {
-      runner->stop();
+      driver->stop();
       stopped.set_value();
     });
     stopped.get_future().wait();
@@ -49,7 +49,7 @@ struct Fixture {
   }
   std::int64_t balance(const std::string& account) {
     std::int64_t b = 0;
-    runner->read([&](const machine::StateTxn& txn) { b = LedgerMachine::balance(txn, account); });
+    driver->read([&](const machine::StateTxn& txn) { b = LedgerMachine::balance(txn, account); });
     return b;
   }
 
@@ -58,7 +58,7 @@ struct Fixture {
   MetricsRegistry metrics;
   AgentLoop loop;
   std::unique_ptr<store::MachineStore> store;
-  std::unique_ptr<StateRunner> runner;
+  std::unique_ptr<StateDriver> driver;
 };
 
 // Appends made in one pass of the loop share one commit, each keeps its own outcome (a refused
@@ -76,7 +76,7 @@ void appends_of_one_pass_share_a_commit(bool durable) {
         records.push_back(LedgerMachine::transfer("nobody", "alice", 5));  // refused
       else
         records.push_back(LedgerMachine::deposit("alice", 1));
-      f.runner->append(std::move(records), [&, i](std::vector<store::AppendResult> r) {
+      f.driver->append(std::move(records), [&, i](std::vector<store::AppendResult> r) {
         order.push_back(i);
         statuses.push_back(r.at(0).status);
         if (i == 9) all_done.set_value();
@@ -94,42 +94,42 @@ void appends_of_one_pass_share_a_commit(bool durable) {
   EXPECT_EQ(f.balance("alice"), 9);
 }
 
-TEST(StateRunner, AppendsOfOnePassShareACommit) {
+TEST(StateDriver, AppendsOfOnePassShareACommit) {
   appends_of_one_pass_share_a_commit(false);
 }
 
-TEST(StateRunner, AppendsOfOnePassShareACommitDurable) {
+TEST(StateDriver, AppendsOfOnePassShareACommitDurable) {
   appends_of_one_pass_share_a_commit(true);
 }
 
 // Appends from passes that follow one another (each waiting for the last) commit one by one;
 // an append from another thread reaches the store too.
-TEST(StateRunner, SuccessiveAppendsAndOtherThreads) {
+TEST(StateDriver, SuccessiveAppendsAndOtherThreads) {
   Fixture f(false);
   auto before = f.store->stats().group_commits;
   std::promise<void> done;
   std::function<void(int)> next = [&](int i) {
     if (i == 3) return done.set_value();
-    f.runner->append({LedgerMachine::deposit("bob", 2)},
+    f.driver->append({LedgerMachine::deposit("bob", 2)},
                      [&, i](std::vector<store::AppendResult>) { next(i + 1); });
   };
   f.on_strand([&] { next(0); });
   done.get_future().wait();
   EXPECT_EQ(f.store->stats().group_commits - before, 3u);
   std::promise<void> from_outside;
-  f.runner->append({LedgerMachine::deposit("bob", 4)},
+  f.driver->append({LedgerMachine::deposit("bob", 4)},
                    [&](std::vector<store::AppendResult>) { from_outside.set_value(); });
   from_outside.get_future().wait();
   EXPECT_EQ(f.balance("bob"), 10);
 }
 
 // A graceful stop sends what the last pass appended to the store.
-TEST(StateRunner, StopKeepsWhatThisPassAppended) {
+TEST(StateDriver, StopKeepsWhatThisPassAppended) {
   Fixture f(false);
   std::int64_t at_stop = -1;
   f.on_strand([&] {
-    f.runner->append({LedgerMachine::deposit("carol", 7)});
-    f.runner->stop();
+    f.driver->append({LedgerMachine::deposit("carol", 7)});
+    f.driver->stop();
     at_stop = f.balance("carol");  // in the same pass: committed by stop() itself
   });
   EXPECT_EQ(at_stop, 7);

@@ -1,4 +1,4 @@
-#include "agents/runtime/state_runner.h"
+#include "agents/runtime/state_driver.h"
 
 #include <spdlog/spdlog.h>
 
@@ -8,7 +8,7 @@
 
 namespace fedai::agents {
 
-StateRunner::StateRunner(AgentLoop& loop, store::MachineStore& store, MetricsRegistry& metrics,
+StateDriver::StateDriver(AgentLoop& loop, store::MachineStore& store, MetricsRegistry& metrics,
                          std::string agent)
     : loop_(loop),
       store_(store),
@@ -28,15 +28,15 @@ StateRunner::StateRunner(AgentLoop& loop, store::MachineStore& store, MetricsReg
                                          {{"agent", agent}})),
       agent_(std::move(agent)) {}
 
-StateRunner::~StateRunner() {
+StateDriver::~StateDriver() {
   stop();
 }
 
-void StateRunner::on_effect(std::uint16_t type, EffectHandler handler) {
+void StateDriver::on_effect(std::uint16_t type, EffectHandler handler) {
   handlers_[type] = std::move(handler);
 }
 
-void StateRunner::append(std::vector<machine::Record> records, AppendDone then) {
+void StateDriver::append(std::vector<machine::Record> records, AppendDone then) {
   if (!loop_.in_thread()) {
     loop_.post([this, records = std::move(records), then = std::move(then)]() mutable {
       append(std::move(records), std::move(then));
@@ -57,7 +57,7 @@ void StateRunner::append(std::vector<machine::Record> records, AppendDone then) 
   loop_.post([this] { flush(); });
 }
 
-void StateRunner::finish(AppendDone then, std::vector<store::AppendResult> results) {
+void StateDriver::finish(AppendDone then, std::vector<store::AppendResult> results) {
   std::vector<machine::Effect> effects;
   for (auto& r : results) {
     if (r.status == machine::ApplyOutcome::Status::applied) {
@@ -73,18 +73,18 @@ void StateRunner::finish(AppendDone then, std::vector<store::AppendResult> resul
   start_effects(effects);
 }
 
-void StateRunner::flush() {
+void StateDriver::flush() {
   flush_posted_ = false;
   if (queued_.empty()) return;
   store_.append_async(std::exchange(queued_, {}));
 }
 
-void StateRunner::complete(const machine::Effect& effect, std::vector<machine::Record> records,
+void StateDriver::complete(const machine::Effect& effect, std::vector<machine::Record> records,
                            AppendDone then) {
   complete(std::vector<machine::Effect>{effect}, std::move(records), std::move(then));
 }
 
-void StateRunner::complete(const std::vector<machine::Effect>& effects,
+void StateDriver::complete(const std::vector<machine::Effect>& effects,
                            std::vector<machine::Record> records, AppendDone then) {
   std::vector<std::string> ids;
   ids.reserve(effects.size());
@@ -102,7 +102,7 @@ void StateRunner::complete(const std::vector<machine::Effect>& effects,
   });
 }
 
-void StateRunner::abandon(const machine::Effect& effect, std::string_view why) {
+void StateDriver::abandon(const machine::Effect& effect, std::string_view why) {
   effects_abandoned_.inc();
   if (std::uint64_t held; log_limiter_.allow(why, held))
     spdlog::warn("{}: effect {} (type {}) abandoned: {}{}", agent_, effect.id, effect.type, why,
@@ -110,7 +110,7 @@ void StateRunner::abandon(const machine::Effect& effect, std::string_view why) {
   complete(effect);
 }
 
-void StateRunner::resume() {
+void StateDriver::resume() {
   auto pending = store_.pending_effects();
   loop_.post([this, pending = std::move(pending)] {
     held_ = false;
@@ -120,7 +120,7 @@ void StateRunner::resume() {
   });
 }
 
-void StateRunner::start_effects(const std::vector<machine::Effect>& effects) {
+void StateDriver::start_effects(const std::vector<machine::Effect>& effects) {
   if (stopped_ || held_) return;  // held: resume() finds them in the outbox
   for (const auto& effect : effects) {
     if (!in_flight_.insert(effect.id).second) continue;
@@ -141,7 +141,7 @@ void StateRunner::start_effects(const std::vector<machine::Effect>& effects) {
   }
 }
 
-std::shared_ptr<boost::asio::steady_timer> StateRunner::at(UnixMillis when,
+std::shared_ptr<boost::asio::steady_timer> StateDriver::at(UnixMillis when,
                                                            std::function<void()> fn) {
   auto timer = std::make_shared<boost::asio::steady_timer>(loop_.strand());
   UnixMillis delay = std::max<UnixMillis>(0, when - wall_clock_ms());
@@ -154,14 +154,14 @@ std::shared_ptr<boost::asio::steady_timer> StateRunner::at(UnixMillis when,
   return timer;
 }
 
-void StateRunner::read(const std::function<void(const machine::StateTxn&)>& visit) const {
+void StateDriver::read(const std::function<void(const machine::StateTxn&)>& visit) const {
   store_.read([&](const machine::TableStore& tables) {
     machine::ReadOnlyTxn txn(tables);
     visit(txn);
   });
 }
 
-void StateRunner::stop() {
+void StateDriver::stop() {
   // What this pass of the loop appended still goes to the store: a record held back would
   // otherwise be lost with the loop (safe, as effects are repeated, but a graceful stop keeps it).
   stopped_ = true;  // first: what the flush completes starts no effects

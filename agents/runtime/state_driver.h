@@ -26,14 +26,14 @@
 
 namespace fedai::agents {
 
-class StateRunner {
+class StateDriver {
  public:
   using EffectHandler = std::function<void(const machine::Effect& effect)>;
   using AppendDone = std::function<void(std::vector<store::AppendResult>)>;
 
-  StateRunner(AgentLoop& loop, store::MachineStore& store, MetricsRegistry& metrics,
+  StateDriver(AgentLoop& loop, store::MachineStore& store, MetricsRegistry& metrics,
               std::string agent);
-  ~StateRunner();
+  ~StateDriver();
 
   // Registers the handler for an effect type. Call before resume().
   void on_effect(std::uint16_t type, EffectHandler handler);

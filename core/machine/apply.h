@@ -31,7 +31,7 @@ inline constexpr TableId kOutboxTable = 252;      // effect id -> effect
 inline constexpr TableId kFrameworkTables[] = {kSeenTable, kSeenByTimeTable, kOutboxTable};
 std::string_view framework_table_name(TableId id);
 
-struct RunnerOptions {
+struct ApplyOptions {
   UnixMillis seen_ttl_ms = 15 * 60 * 1000;
   std::size_t prune_per_record = 16;
 };
@@ -44,18 +44,18 @@ struct ApplyOutcome {
 };
 
 ApplyOutcome apply_record(const Machine& machine, TableStore& tables, const Record& record,
-                          const RunnerOptions& options = {});
+                          const ApplyOptions& options = {});
 // The same inside a batch: `batch` buffers many records (a group commit); this record's changes
 // are kept only if it applied (mark/rollback).
 ApplyOutcome apply_record_in(const Machine& machine, Overlay& batch, const Record& record,
-                             const RunnerOptions& options = {});
+                             const ApplyOptions& options = {});
 
 // The same rules without per-record isolation, for replaying records that applied before: `txn`
 // is typically one Overlay for a whole chunk of the log (a write-back cache), so replay touches
 // the tables once per key per chunk. A record that throws here means replay is not deterministic;
 // what it wrote before throwing stays in `txn`, and the caller abandons the replay.
 ApplyOutcome replay_record(const Machine& machine, Overlay& txn, const Record& record,
-                           const RunnerOptions& options = {});
+                           const ApplyOptions& options = {});
 
 // Effects waiting in the outbox, in id order.
 std::vector<Effect> pending_effects(const TableStore& tables);

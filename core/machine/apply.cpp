@@ -1,4 +1,4 @@
-#include "core/machine/runner.h"
+#include "core/machine/apply.h"
 
 #include <stdexcept>
 
@@ -58,7 +58,7 @@ bool decode_effect(std::string_view bytes, Effect& out) {
 }
 
 ApplyOutcome apply_record(const Machine& machine, TableStore& tables, const Record& record,
-                          const RunnerOptions& options) {
+                          const ApplyOptions& options) {
   // Everything a record changes, the framework's bookkeeping included, goes through one overlay:
   // a refused or duplicate record leaves the tables exactly as they were, so the log (which holds
   // only applied records) and the state always agree.
@@ -72,7 +72,7 @@ ApplyOutcome apply_record(const Machine& machine, TableStore& tables, const Reco
 }
 
 ApplyOutcome apply_record_in(const Machine& machine, Overlay& batch, const Record& record,
-                             const RunnerOptions& options) {
+                             const ApplyOptions& options) {
   batch.mark();
   ApplyOutcome out = replay_record(machine, batch, record, options);
   if (out.status != ApplyOutcome::Status::applied) batch.rollback();
@@ -80,7 +80,7 @@ ApplyOutcome apply_record_in(const Machine& machine, Overlay& batch, const Recor
 }
 
 ApplyOutcome replay_record(const Machine& machine, Overlay& txn, const Record& record,
-                           const RunnerOptions& options) {
+                           const ApplyOptions& options) {
   ApplyOutcome out;
   // Only records that add a seen id prune old ones (first, so an id past its TTL is no longer a
   // duplicate): the table stays bounded and records without an id skip the scan.
