@@ -25,6 +25,7 @@
 #include <cerrno>
 #include <unordered_map>
 
+#include "core/util/ascii.h"
 #include "core/util/swar.h"
 #include "runners/url.h"
 
@@ -41,16 +42,6 @@ namespace {
 
 constexpr std::size_t kHeaderLimit = 64 * 1024;
 constexpr std::size_t kStreamChunk = 16 * 1024;
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
 
 // RFC 9110 token characters (methods and header names).
 bool is_token(std::string_view s) {

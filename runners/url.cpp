@@ -1,4 +1,5 @@
 #include "runners/url.h"
+#include "core/util/ascii.h"
 
 #include <cctype>
 #include <charconv>
@@ -6,16 +7,6 @@
 namespace fedai::runners {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
 
 Error bad(std::string_view why) {
   std::string message = "url: ";

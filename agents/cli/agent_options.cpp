@@ -1,5 +1,6 @@
 #include "agents/cli/agent_options.h"
 
+#include "core/protocol/auction.h"
 #include "core/protocol/units.h"
 
 namespace fedai::cli {
@@ -158,9 +159,9 @@ const std::vector<OptionSpec<RouterOptions>>& router_option_specs() {
               }),
       text<O>("privacy", "Default privacy level of jobs (PL0..PL3; PL3 never leaves the router)",
               &O::privacy, check_privacy),
-      integer<O>("bid-window-ms",
-                 "How long an auction collects bids, ms (relays may add ~100 ms a hop)",
-                 &O::bid_window_ms, 50, 10'000),
+      integer<O>(
+          "bid-window-ms", "How long an auction collects bids, ms (relays may add ~100 ms a hop)",
+          &O::bid_window_ms, protocol::kMinBidWindow.value(), protocol::kMaxBidWindow.value()),
       integer<O>("deadline-ms", "From award to complete result, ms", &O::deadline_ms, 100),
       integer<O>("max-price-msat", "Most paid for one job unless the request says less, msat",
                  &O::max_price_msat, 1, protocol::kMaxJsonInteger),

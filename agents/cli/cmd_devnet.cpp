@@ -9,6 +9,7 @@
 
 #include "agents/cli/cli.h"
 #include "agents/devnet/devnet.h"
+#include "core/protocol/auction.h"
 
 namespace fedai::cli {
 
@@ -42,8 +43,8 @@ void add_devnet_commands(CLI::App& app, Action& action) {
   cmd->add_option("--mode", o->mode,
                   "How the router buys jobs: posted_then_auction, posted or auction")
       ->capture_default_str();
-  cmd->add_option("--bid-window-ms", o->bid_window_ms, "Auction bid window")
-      ->check(CLI::Range(50, 10'000))
+  cmd->add_option("--bid-window-ms", o->bid_window_ms, "Auction bid window, ms")
+      ->check(CLI::Range(protocol::kMinBidWindow.value(), protocol::kMaxBidWindow.value()))
       ->capture_default_str();
   cmd->add_flag("--durable", o->durable, "fsync every commit (slower; a devnet doesn't need it)");
   cmd->add_flag("--quiet", o->quiet, "Don't print the relay's traffic");

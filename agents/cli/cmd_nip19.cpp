@@ -18,6 +18,7 @@
 
 #include "agents/cli/cli.h"
 #include "core/nostr/nip19.h"
+#include "core/util/ascii.h"
 
 namespace fedai::cli {
 namespace {
@@ -26,24 +27,10 @@ using Json = nlohmann::ordered_json;
 
 constexpr std::int64_t kMaxPointerKind = 0xFFFFFFFF;  // NIP-19 stores kinds as 32-bit integers
 
-std::string_view trim(std::string_view s) {
-  constexpr std::string_view space = " \t\r\n";
-  auto b = s.find_first_not_of(space);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(space) - b + 1);
-}
-
-bool starts_with_nocase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
-  return true;
-}
-
 // A public key as people paste it: 64 hex digits (either case) or an npub.
 Result<PublicKey> parse_pubkey_text(std::string_view text, std::string_view what) {
   text = trim(text);
-  if (starts_with_nocase(text, "npub1")) {
+  if (istarts_with(text, "npub1")) {
     auto pk = nip19::decode_npub(text);
     if (!pk) return invalid(std::string(what) + ": " + pk.error().message);
     return *pk;
@@ -55,7 +42,7 @@ Result<PublicKey> parse_pubkey_text(std::string_view text, std::string_view what
 // An event id: 64 hex digits (either case) or a note.
 Result<EventId> parse_id_text(std::string_view text, std::string_view what) {
   text = trim(text);
-  if (starts_with_nocase(text, "note1")) {
+  if (istarts_with(text, "note1")) {
     auto id = nip19::decode_note(text);
     if (!id) return invalid(std::string(what) + ": " + id.error().message);
     return *id;
@@ -111,7 +98,7 @@ std::string dump_line(const Json& j) {
 // Decodes one string (a NIP-21 `nostr:` prefix is allowed) to its JSON line.
 bool decode_one(std::string_view text, std::string& out) {
   text = trim(text);
-  if (starts_with_nocase(text, "nostr:")) text.remove_prefix(6);
+  if (istarts_with(text, "nostr:")) text.remove_prefix(6);
   auto entity = nip19::decode(text);
   if (!entity) {
     out = dump_line(Json{{"error", entity.error().to_string()}});

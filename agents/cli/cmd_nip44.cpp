@@ -12,6 +12,7 @@
 #include "agents/cli/cli.h"
 #include "core/nostr/key_text.h"
 #include "core/nostr/nip44.h"
+#include "core/util/ascii.h"
 
 namespace fedai::cli {
 namespace {
@@ -34,15 +35,6 @@ class ConversationKeyHolder {
  private:
   nip44::ConversationKey key_;
 };
-
-constexpr std::string_view kSpace = " \t\r\n\v\f";
-
-std::string_view trim(std::string_view s) {
-  auto first = s.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) return {};
-  auto last = s.find_last_not_of(kSpace);
-  return s.substr(first, last - first + 1);
-}
 
 std::unique_ptr<ConversationKeyHolder> conversation_with(const Nip44Options& opts,
                                                          const char* flag) {

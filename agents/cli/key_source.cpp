@@ -4,16 +4,10 @@
 
 #include "agents/cli/cli.h"
 #include "core/nostr/key_text.h"
+#include "core/util/ascii.h"
 
 namespace fedai::cli {
 namespace {
-
-std::string trim(std::string s) {
-  auto not_space = [](unsigned char c) { return !std::isspace(c); };
-  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
-  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
-  return s;
-}
 
 SecretKey parse_or_throw(const std::string& text, const std::string& where) {
   auto key = parse_secret_key(trim(text));

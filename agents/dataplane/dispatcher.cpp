@@ -7,6 +7,7 @@
 #include "agents/dataplane/job_body.h"
 #include "agents/dataplane/verify_submit.h"
 #include "core/nostr/sha256.h"
+#include "core/util/ascii.h"
 #include "core/util/base64.h"
 
 namespace fedai::agents::dataplane {
@@ -16,10 +17,6 @@ using protocol::ProtocolError;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-constexpr char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 bool is_event_stream(std::string_view content_type) {
   constexpr std::string_view kWant = "text/event-stream";

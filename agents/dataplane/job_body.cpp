@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "core/nostr/sha256.h"
+#include "core/util/ascii.h"
 #include "core/util/json_reader.h"
 
 namespace fedai::agents::dataplane {
@@ -15,10 +16,6 @@ using protocol::PrivacyLevel;
 namespace {
 
 constexpr int kMaxDepth = 32;
-
-constexpr char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 Error body_error(std::string_view what) {
   return invalid("job body " + std::string(what));

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "core/nostr/sha256.h"
+#include "core/util/ascii.h"
 #include "core/util/base64.h"
 
 namespace fedai::agents::dataplane {
@@ -11,27 +12,6 @@ using protocol::PrivacyLevel;
 using protocol::ProtocolError;
 
 namespace {
-
-constexpr bool is_ows(char c) {
-  return c == ' ' || c == '\t';
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-constexpr char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  return true;
-}
 
 Refusal bad(std::string message) {
   return refuse(ProtocolError::invalid, std::move(message));
@@ -58,13 +38,13 @@ SubmitRequest submit_request(const http::Request& request, std::string_view url)
 
 Result<Event> decode_header_event(std::string_view value, bool nostr_scheme,
                                   std::string_view what) {
-  std::string_view token = trim(value);
+  std::string_view token = trim_ows(value);
   if (nostr_scheme) {
     std::size_t space = 0;
     while (space < token.size() && !is_ows(token[space])) ++space;
     if (!iequals(token.substr(0, space), "Nostr"))
       return invalid("Authorization scheme must be Nostr");
-    token = trim(token.substr(space));
+    token = trim_ows(token.substr(space));
   }
   if (token.empty()) return invalid(std::string(what) + " is empty");
   if (token.size() > (kMaxHeaderEventBytes + 2) / 3 * 4)
@@ -112,7 +92,7 @@ Refused<VerifiedSubmit> verify_job_submit(const SubmitRequest& request, UnixSeco
   VerifiedSubmit v;
 
   // 1. The Authorization header is present, decodes, parses and is kind 26094.
-  if (!request.authorization || trim(*request.authorization).empty())
+  if (!request.authorization || trim_ows(*request.authorization).empty())
     return refuse(ProtocolError::auth,
                   "JOB_SUBMIT is missing (Authorization: Nostr <base64 of the event>)");
   auto submit_event =
@@ -150,7 +130,7 @@ Refused<VerifiedSubmit> verify_job_submit(const SubmitRequest& request, UnixSeco
 
   // 6. The AWARD verifies, is by the JOB_SUBMIT's author, names us, is the one named, has not
   //    passed submit_by, decrypts, and is for the same job.
-  if (!request.award || trim(*request.award).empty())
+  if (!request.award || trim_ows(*request.award).empty())
     return bad("AWARD is missing (" + std::string(kAwardHeader) + ": <base64 of the event>)");
   auto award_event = decode_header_event(*request.award, false,
                                          "AWARD in the " + std::string(kAwardHeader) + " header");

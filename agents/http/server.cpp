@@ -40,6 +40,7 @@
 
 #include "agents/http/sse.h"
 #include "core/nostr/event.h"
+#include "core/util/ascii.h"
 
 namespace fedai::agents::http {
 
@@ -59,17 +60,6 @@ constexpr std::chrono::milliseconds kMaxDrain{2'000};
 constexpr std::int64_t kNoDeadline = std::numeric_limits<std::int64_t>::max();
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::size_t kScratchBytes = 4096;
-
-constexpr char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  return true;
-}
 
 bool has_crlf(std::string_view s) {
   return s.find_first_of("\r\n") != std::string_view::npos;

@@ -10,6 +10,7 @@
 #include "agents/node/node_agent_impl.h"
 #include "core/protocol/price.h"
 #include "core/protocol/protocol.h"
+#include "runners/usage_estimate.h"
 
 namespace fedai::agents {
 
@@ -94,10 +95,7 @@ void NodeAgent::Impl::handle_job(http::Request request,
   }
   submitted.model = model;
   submitted.job_type = "chat";
-  std::size_t chars = 0;
-  for (const auto& m : verified->input.messages) chars += m.content.size();
-  submitted.input_tokens = static_cast<protocol::Tokens>(
-      std::min<std::size_t>(chars / 4 + 4 * verified->input.messages.size(), UINT32_MAX));
+  submitted.input_tokens = runners::estimate_prompt_tokens(verified->input.messages);
   submitted.max_output_tokens = verified->max_output_tokens();
   submitted.submit_by = verified->award.submit_by;
 

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "core/nostr/event.h"
+#include "core/protocol/auction.h"
 #include "core/util/json_reader.h"
+#include "runners/usage_estimate.h"
 
 namespace fedai::agents::openai {
 namespace {
@@ -147,10 +149,6 @@ bool is_empty(std::string_view raw, char open) {
   return r.consume(open) && r.consume(open == '[' ? ']' : '}');
 }
 
-struct Message {
-  std::string role, content;
-};
-
 }  // namespace
 
 Result<ChatRequest> parse_chat_request(std::string_view body, std::uint32_t default_max_tokens,
@@ -236,7 +234,7 @@ Result<ChatRequest> parse_chat_request(std::string_view body, std::uint32_t defa
     empty = r.peek() == ']';
   }
   if (empty) return invalid("messages must be a non-empty array");
-  std::vector<Message> clean;
+  std::vector<runners::ChatMessage> clean;
   std::optional<std::string> refused;
   std::size_t chars = 0;
   elements(*messages, [&](std::size_t i, std::string_view m) {
@@ -426,13 +424,14 @@ Result<ChatRequest> parse_chat_request(std::string_view body, std::uint32_t defa
     }
     if (bid_window) {
       auto v = unsigned_of(*bid_window);
-      if (!v || *v < 50 || *v > 10'000)
-        return invalid("fedai.bid_window_ms must be between 50 and 10000");
+      if (!v || *v < protocol::kMinBidWindow.value() || *v > protocol::kMaxBidWindow.value())
+        return invalid("fedai.bid_window_ms must be between " +
+                       std::to_string(protocol::kMinBidWindow.value()) + " and " +
+                       std::to_string(protocol::kMaxBidWindow.value()));
       out.bid_window = protocol::Millis{*v};
     }
   }
-  out.input_tokens_estimate =
-      static_cast<std::uint32_t>(std::min<std::size_t>(chars / 4 + 4 * clean.size(), UINT32_MAX));
+  out.input_tokens_estimate = runners::estimate_prompt_tokens(clean);
 
   // The node's job body (nips/F-04): the messages, max_tokens, stream, and the sampling
   // parameters given.

@@ -4,31 +4,11 @@
 #include <string>
 
 #include "core/nostr/sha256.h"
+#include "core/util/ascii.h"
 #include "core/util/base64.h"
 
 namespace fedai {
 namespace {
-
-constexpr bool is_ows(char c) {
-  return c == ' ' || c == '\t';
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-constexpr char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  return true;
-}
 
 // The value of the only tag called `name`: nullopt when there is none; an error when there are
 // several, or the tag has no value.
@@ -77,14 +57,14 @@ std::string authorization_header(const Event& event) {
 Result<Event> verify_http_auth(std::string_view header_value, std::string_view url,
                                std::string_view method, std::optional<std::string_view> body,
                                UnixSeconds now, UnixSeconds window) {
-  std::string_view header = trim(header_value);
+  std::string_view header = trim_ows(header_value);
   if (header.empty())
     return make_error(ErrorCode::auth_required, "NIP-98 Authorization header is missing");
   std::size_t space = 0;
   while (space < header.size() && !is_ows(header[space])) ++space;
   if (!iequals(header.substr(0, space), "Nostr"))
     return invalid("Authorization scheme must be Nostr");
-  std::string_view token = trim(header.substr(space));
+  std::string_view token = trim_ows(header.substr(space));
   if (token.empty()) return invalid("NIP-98 token is missing");
   if (token.size() > (kMaxHttpAuthEventBytes + 2) / 3 * 4)
     return invalid("NIP-98 token is larger than " + std::to_string(kMaxHttpAuthEventBytes) +

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/machine/retention.h"
+#include "core/protocol/auction.h"
 #include "core/protocol/data_plane.h"
 #include "core/protocol/price.h"
 #include "core/router/codec.h"
@@ -156,8 +157,11 @@ class RouterMachine::Step {
       return refuse(ProtocolError::invalid, "max_output_tokens must be at least 1");
     if (req.max_price.value() < 1)
       return refuse(ProtocolError::invalid, "max_price_msat must be at least 1");
-    if (req.bid_window < protocol::Millis{50} || req.bid_window > protocol::Millis{10'000})
-      return refuse(ProtocolError::invalid, "bid window must be between 50 and 10000 ms");
+    if (req.bid_window < protocol::kMinBidWindow || req.bid_window > protocol::kMaxBidWindow)
+      return refuse(ProtocolError::invalid,
+                    "bid window must be between " +
+                        std::to_string(protocol::kMinBidWindow.value()) + " and " +
+                        std::to_string(protocol::kMaxBidWindow.value()) + " ms");
 
     JobState job;
     job.request = req;

@@ -1,19 +1,10 @@
 #include "relay/pool/relay_url.h"
+#include "core/util/ascii.h"
 
 #include <charconv>
 
 namespace fedai::relay {
 namespace {
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = lower(c);
-  return out;
-}
 
 bool host_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
@@ -55,7 +46,7 @@ Result<RelayUrl> parse_relay_url(std::string_view text) {
   auto scheme_end = text.find("://");
   if (scheme_end == std::string_view::npos)
     return invalid("relay URL must start with ws:// or wss://");
-  auto scheme = lowercase(text.substr(0, scheme_end));
+  auto scheme = ascii_lower(text.substr(0, scheme_end));
   if (scheme == "ws") {
     url.secure = false;
   } else if (scheme == "wss") {
@@ -85,8 +76,8 @@ Result<RelayUrl> parse_relay_url(std::string_view text) {
       if (port_part.empty()) return invalid("relay URL has an empty port");
     }
     for (char c : host_part) {
-      bool ok =
-          (c >= '0' && c <= '9') || (lower(c) >= 'a' && lower(c) <= 'f') || c == ':' || c == '.';
+      bool ok = (c >= '0' && c <= '9') || (ascii_lower(c) >= 'a' && ascii_lower(c) <= 'f') ||
+                c == ':' || c == '.';
       if (!ok) return invalid("relay URL has a malformed IPv6 address");
     }
   } else {
@@ -98,7 +89,7 @@ Result<RelayUrl> parse_relay_url(std::string_view text) {
     }
   }
   if (host_part.empty()) return invalid("relay URL has no host");
-  url.host = lowercase(host_part);
+  url.host = ascii_lower(host_part);
   if (!is_ipv6(url.host)) {
     for (char c : url.host)
       if (!host_char(c)) return invalid("relay URL host has a character that is not allowed");

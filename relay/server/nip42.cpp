@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "core/nostr/keys.h"
+#include "core/util/ascii.h"
 #include "core/util/hex.h"
 
 namespace fedai::relay::server {
@@ -12,12 +13,6 @@ struct UrlParts {
   std::string scheme, host, port, path;
 };
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 UrlParts split_url(std::string_view url) {
   UrlParts p;
   auto scheme_end = url.find("://");
@@ -25,7 +20,7 @@ UrlParts split_url(std::string_view url) {
     p.path = std::string(url);
     return p;
   }
-  p.scheme = lower(url.substr(0, scheme_end));
+  p.scheme = ascii_lower(url.substr(0, scheme_end));
   std::string_view rest = url.substr(scheme_end + 3);
   auto slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
@@ -35,10 +30,10 @@ UrlParts split_url(std::string_view url) {
   auto colon = authority.rfind(':');
   auto bracket = authority.rfind(']');
   if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
-    p.host = lower(authority.substr(0, colon));
+    p.host = ascii_lower(authority.substr(0, colon));
     p.port = std::string(authority.substr(colon + 1));
   } else {
-    p.host = lower(authority);
+    p.host = ascii_lower(authority);
   }
   if ((p.scheme == "ws" && p.port == "80") || (p.scheme == "wss" && p.port == "443"))
     p.port.clear();

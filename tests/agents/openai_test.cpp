@@ -104,7 +104,9 @@ TEST(OpenAiRequests, AChatRequestBecomesTheNodesJobBody) {
   EXPECT_EQ(r->privacy, protocol::PrivacyLevel::pl2);
   EXPECT_EQ(r->max_price, protocol::Msat{5000});
   EXPECT_EQ(r->bid_window, protocol::Millis{150});
-  EXPECT_EQ(r->input_tokens_estimate, (9u + 5u) / 4 + 8);
+  // runners/usage_estimate.h's rule, the one the node meters with: per message, its bytes / 4
+  // rounded up, plus 4.
+  EXPECT_EQ(r->input_tokens_estimate, (9u + 3) / 4 + 4 + (5u + 3) / 4 + 4);
   // The node gets the messages only (a developer message as system), and nothing of fedai's.
   EXPECT_EQ(json::parse(r->job_body), (json{{"model", "tiny"},
                                             {"messages",

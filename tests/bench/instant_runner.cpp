@@ -12,6 +12,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/write.hpp>
+#include "core/util/ascii.h"
 
 #include <nlohmann/json.hpp>
 
@@ -26,6 +27,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+using fedai::iequals;
 
 namespace {
 
@@ -44,15 +47,6 @@ struct Config {
   // as it can, since on a 2-core machine its CPU is taken from the processes measured.
   std::map<std::pair<std::string, bool>, std::string> answers;
 };
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
 
 std::string whole(int status, std::string_view reason, std::string_view type, std::string_view body,
                   bool close) {

@@ -1,4 +1,5 @@
 #include "tests/support/http_test_server.h"
+#include "core/util/ascii.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -18,16 +19,6 @@
 namespace fedai::test {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
 
 bool send_all(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -58,12 +49,6 @@ std::string reason(int status) {
     default:
       return "Status";
   }
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return std::string(s);
 }
 
 }  // namespace
@@ -295,7 +280,8 @@ bool HttpTestServer::read_request(int fd, std::string& buffer, TestRequest& out)
     rest = e == std::string_view::npos ? std::string_view{} : rest.substr(e + 2);
     auto colon = line.find(':');
     if (colon == std::string_view::npos) return false;
-    out.headers.emplace_back(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
+    out.headers.emplace_back(std::string(trim_ows(line.substr(0, colon))),
+                             std::string(trim_ows(line.substr(colon + 1))));
     if (iequals(out.headers.back().first, "content-length"))
       length = std::stoul(out.headers.back().second);
   }

@@ -1,4 +1,5 @@
 #include "tests/support/raw_http_client.h"
+#include "core/util/ascii.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -14,17 +15,6 @@ namespace fedai::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
 
 int remaining_ms(Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
