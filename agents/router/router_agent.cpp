@@ -145,6 +145,41 @@ void RouterAgent::Impl::subscribe() {
   bids.since = unix_now();
   bids.normalize();
   pool->subscribe({bids}, {[this](const Event& e, const std::string&) { on_bid(e); }, {}, {}, {}});
+
+  // Our own RFBs as the relays deliver them back: their round trip (on_own_rfb).
+  Filter own;
+  own.kinds = std::vector<Kind>{protocol::kRfb};
+  own.authors = std::vector<PublicKey>{keys.public_key()};
+  own.since = unix_now();
+  own.normalize();
+  pool->subscribe(
+      {own},
+      {[this](const Event& e, const std::string& relay) { on_own_rfb(e, relay); }, {}, {}, {}});
+}
+
+void RouterAgent::Impl::on_own_rfb(const Event& e, const std::string& relay) {
+  auto it = rfbs_in_flight.find(e.id);
+  if (it == rfbs_in_flight.end()) return;  // from before this run, or echoed already elsewhere
+  auto echo = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - it->second.at);
+  auto window = it->second.bid_window;
+  // Each relay delivers its own copy: keep the entry for the others until it is pruned.
+  metrics
+      .gauge("fedai_router_relay_echo_ms",
+             "Last round trip of our own RFB through each relay (publish to delivery), ms",
+             {{"relay", relay}})
+      .set(echo.count());
+  if (window.value() < 2 * static_cast<std::uint64_t>(echo.count())) {
+    metrics
+        .counter("fedai_router_bid_window_short_total",
+                 "RFBs whose bid window was shorter than two relay hops (two echoes)")
+        .inc();
+    if (std::uint64_t held; log_limiter.allow("bid window short", held))
+      spdlog::warn(
+          "the bid window ({} ms) is shorter than two relay hops: {} echoed our RFB after {} ms, "
+          "so bids take about {} ms and miss the window; raise --bid-window-ms{}",
+          window.value(), relay, echo.count(), 2 * echo.count(), LogLimiter::suffix(held));
+  }
 }
 
 void RouterAgent::Impl::on_announcement(const Event& e) {
@@ -295,6 +330,14 @@ void RouterAgent::Impl::register_effects() {
     auto p = codec::decode<router::Publish>(effect.payload);
     auto event = p ? parse_event(p->event_json) : Result<Event>(invalid("unreadable effect"));
     if (!event) return state->abandon(effect, "unreadable Publish");
+    if (event->kind == protocol::kRfb) {
+      // Remember when it left, for on_own_rfb; entries whose echo never came go after 10 s.
+      auto now = std::chrono::steady_clock::now();
+      std::erase_if(rfbs_in_flight,
+                    [&](const auto& kv) { return now - kv.second.at > std::chrono::seconds{10}; });
+      auto rfb = protocol::parse_rfb(*event);
+      if (rfb) rfbs_in_flight[event->id] = SentRfb{now, rfb->bid_window_ms};
+    }
     pool->publish(
         *event, kPublishTimeout,
         [this, effect](const EventId& id, std::vector<relay::RelayPublishResult> results) {

@@ -68,6 +68,17 @@ struct RouterAgent::Impl final : HostedAgent {
   LogLimiter log_limiter;        // lines repeated under a flood (failed attempts) are summarised
   bool stopping = false;
 
+  // Relay round trips, measured by the echo of our own RFBs: a bid needs two relay hops (the RFB
+  // to the node, the BID back), so a bid window shorter than two echoes misses the bids (strfry
+  // delivers live events in ~100 ms batches). Sent RFBs wait here for their echo, a few seconds
+  // at most.
+  struct SentRfb {
+    std::chrono::steady_clock::time_point at;
+    protocol::Millis bid_window;
+  };
+  std::map<EventId, SentRfb> rfbs_in_flight;
+  void on_own_rfb(const Event& e, const std::string& relay);
+
   Counter* jobs_done = nullptr;
   Counter* jobs_failed = nullptr;
   Histogram* job_seconds = nullptr;

@@ -177,6 +177,16 @@ TEST_F(E2eLlama, TheNodeWithTheBestBidWinsTheAuction) {
   EXPECT_EQ((*job)["phase"], "done") << job->dump();
   EXPECT_EQ((*job)["attempts"], 1) << job->dump();
   EXPECT_GT((*job)["price_msat"].get<std::uint64_t>(), 0u) << job->dump();
+
+  // The router timed its RFB's round trip through the relay, and found the bid window long
+  // enough for two hops.
+  auto metrics = http_get(cluster.router().url, "/metrics");
+  ASSERT_TRUE(metrics && metrics->status == 200);
+  std::string echo = "fedai_router_relay_echo_ms{relay=\"" + cluster.relay_url() + "\"} ";
+  auto at = metrics->body.find(echo);
+  ASSERT_NE(at, std::string::npos) << "no " << echo << "in\n" << metrics->body;
+  EXPECT_LT(std::stoll(metrics->body.substr(at + echo.size())), kBidWindowMs / 2);
+  EXPECT_EQ(metrics->body.find("fedai_router_bid_window_short_total 1"), std::string::npos);
 }
 
 // ---- 3. A node killed mid-job: the router retries the next bidder -----------------------------
