@@ -5,8 +5,8 @@
 #include <future>
 
 #include "agents/node/node_agent_impl.h"
+#include "core/machine/record_fields.h"
 #include "core/protocol/protocol.h"
-#include "core/router/codec.h"
 
 namespace fedai::agents {
 namespace {
@@ -253,7 +253,7 @@ void NodeAgent::Impl::publish(const Event& e, const std::string& what) {
 
 void NodeAgent::Impl::register_effects() {
   state->on_effect(node::kComposeBid, [this](const machine::Effect& effect) {
-    auto c = codec::decode<node::ComposeBid>(effect.payload);
+    auto c = record_fields::decode<node::ComposeBid>(effect.payload);
     if (!c) return state->abandon(effect, "unreadable ComposeBid");
     protocol::Bid bid;
     bid.rfb_id = c->rfb_id;
@@ -276,7 +276,7 @@ void NodeAgent::Impl::register_effects() {
   });
 
   state->on_effect(node::kPublish, [this](const machine::Effect& effect) {
-    auto p = codec::decode<node::Publish>(effect.payload);
+    auto p = record_fields::decode<node::Publish>(effect.payload);
     auto event = p ? parse_event(p->event_json) : Result<Event>(invalid("unreadable effect"));
     if (!event) return state->abandon(effect, "unreadable Publish");
     pool->publish(*event, kPublishTimeout,
@@ -286,7 +286,7 @@ void NodeAgent::Impl::register_effects() {
   });
 
   state->on_effect(node::kArmTimer, [this](const machine::Effect& effect) {
-    auto t = codec::decode<node::ArmTimer>(effect.payload);
+    auto t = record_fields::decode<node::ArmTimer>(effect.payload);
     if (!t) return state->abandon(effect, "unreadable ArmTimer");
     state->at(t->at, [this, effect, rfb = t->rfb_id] {
       state->complete(effect, {node::NodeMachine::record(node::TimerFired{rfb}, wall_clock_ms())});

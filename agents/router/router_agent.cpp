@@ -6,8 +6,8 @@
 
 #include "agents/router/openai.h"
 #include "agents/router/router_agent_impl.h"
+#include "core/machine/record_fields.h"
 #include "core/protocol/protocol.h"
-#include "core/router/codec.h"
 
 namespace fedai::agents {
 namespace {
@@ -255,7 +255,7 @@ void RouterAgent::Impl::on_bid(const Event& e) {
 
 void RouterAgent::Impl::register_effects() {
   state->on_effect(router::kComposeRfb, [this](const machine::Effect& effect) {
-    auto c = codec::decode<router::ComposeRfb>(effect.payload);
+    auto c = record_fields::decode<router::ComposeRfb>(effect.payload);
     std::optional<router::JobState> job;
     if (c)
       state->read(
@@ -283,7 +283,7 @@ void RouterAgent::Impl::register_effects() {
   });
 
   state->on_effect(router::kComposeAward, [this](const machine::Effect& effect) {
-    auto a = codec::decode<router::ComposeAward>(effect.payload);
+    auto a = record_fields::decode<router::ComposeAward>(effect.payload);
     if (!a) return state->abandon(effect, "unreadable ComposeAward");
     protocol::Award award;
     award.node = a->node;
@@ -308,7 +308,7 @@ void RouterAgent::Impl::register_effects() {
   });
 
   state->on_effect(router::kComposeCancel, [this](const machine::Effect& effect) {
-    auto c = codec::decode<router::ComposeCancel>(effect.payload);
+    auto c = record_fields::decode<router::ComposeCancel>(effect.payload);
     if (!c) return state->abandon(effect, "unreadable ComposeCancel");
     protocol::Cancel cancel;
     cancel.rfb_id = c->rfb_id;
@@ -327,7 +327,7 @@ void RouterAgent::Impl::register_effects() {
   });
 
   state->on_effect(router::kPublish, [this](const machine::Effect& effect) {
-    auto p = codec::decode<router::Publish>(effect.payload);
+    auto p = record_fields::decode<router::Publish>(effect.payload);
     auto event = p ? parse_event(p->event_json) : Result<Event>(invalid("unreadable effect"));
     if (!event) return state->abandon(effect, "unreadable Publish");
     if (event->kind == protocol::kRfb) {
@@ -348,7 +348,7 @@ void RouterAgent::Impl::register_effects() {
   });
 
   state->on_effect(router::kArmTimer, [this](const machine::Effect& effect) {
-    auto t = codec::decode<router::ArmTimer>(effect.payload);
+    auto t = record_fields::decode<router::ArmTimer>(effect.payload);
     if (!t) return state->abandon(effect, "unreadable ArmTimer");
     bool deadline = t->timer.kind == router::TimerKind::dispatch_deadline;
     auto armed = state->at(t->at, [this, effect, deadline, timer = t->timer] {

@@ -10,11 +10,11 @@
 
 #include "agents/router/openai.h"
 #include "agents/router/router_agent_impl.h"
+#include "core/machine/record_fields.h"
 #include "core/market/auction.h"
 #include "core/nostr/nip98.h"
 #include "core/protocol/price.h"
 #include "core/protocol/protocol.h"
-#include "core/router/codec.h"
 
 #include <openssl/crypto.h>
 
@@ -291,7 +291,7 @@ void RouterAgent::Impl::handle_chat(http::Request request,
 }
 
 void RouterAgent::Impl::reply_to_client(const machine::Effect& effect) {
-  auto reply = codec::decode<router::ClientReply>(effect.payload);
+  auto reply = record_fields::decode<router::ClientReply>(effect.payload);
   if (!reply) return state->complete(effect);
   // A reply means the job is over: its armed deadlines are taken back and marked done with the
   // reply, in one commit after the client has its answer.

@@ -4,13 +4,13 @@
 
 #include "agents/router/openai.h"
 #include "agents/router/router_agent_impl.h"
+#include "core/machine/record_fields.h"
 #include "core/protocol/protocol.h"
-#include "core/router/codec.h"
 
 namespace fedai::agents {
 
 void RouterAgent::Impl::dispatch(const machine::Effect& effect) {
-  auto d = codec::decode<router::Dispatch>(effect.payload);
+  auto d = record_fields::decode<router::Dispatch>(effect.payload);
   if (!d) return state->complete(effect);
   UnixMillis now = wall_clock_ms();
   auto it = pending.find(d->job_id);

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
+#include "core/machine/record_fields.h"
 #include "core/machine/retention.h"
 #include "core/protocol/price.h"
-#include "core/router/codec.h"
 
 namespace fedai::node {
 namespace {
@@ -47,7 +47,7 @@ struct NodeJob {
 
 template <class T>
 T decode_or_throw(const machine::Record& r) {
-  auto v = codec::decode<T>(r.payload);
+  auto v = record_fields::decode<T>(r.payload);
   if (!v) throw std::invalid_argument("malformed record of type " + std::to_string(r.type));
   return std::move(*v);
 }
@@ -55,7 +55,7 @@ T decode_or_throw(const machine::Record& r) {
 template <class T>
 machine::Record make_record(std::uint16_t type, const T& value, UnixMillis at,
                             std::optional<EventId> event_id = std::nullopt) {
-  return machine::Record{type, at, event_id, codec::encode(value)};
+  return machine::Record{type, at, event_id, record_fields::encode(value)};
 }
 
 }  // namespace
@@ -154,7 +154,7 @@ class NodeMachine::Step {
     res.min = offer.min;
     res.model = rfb.model;
     res.valid_until = (now_ + static_cast<UnixMillis>(p_.bid_validity.value())) / 1000 + 1;
-    txn_.put(kReservations, key_of(rfb.rfb_id), codec::encode(res));
+    txn_.put(kReservations, key_of(rfb.rfb_id), record_fields::encode(res));
     kLapses.add(txn_, res.valid_until + kExpirySlack,
                 std::string(1, kReservationLapse) + key_of(rfb.rfb_id));
     ++l.reserved;
@@ -170,7 +170,7 @@ class NodeMachine::Step {
     if (!res || res->state != SlotState::composing) return;
     res->state = SlotState::bid;
     res->capacity_token = b.capacity_token;
-    txn_.put(kReservations, key_of(b.rfb_id), codec::encode(*res));
+    txn_.put(kReservations, key_of(b.rfb_id), record_fields::encode(*res));
     emit(kPublish, "publish:" + b.bid_id.hex(), Publish{b.event_json});
   }
 
@@ -181,7 +181,7 @@ class NodeMachine::Step {
     if (a.node == p_.self) {
       if (res->state == SlotState::bid || res->state == SlotState::composing) {
         res->state = SlotState::won;
-        txn_.put(kReservations, key_of(*a.rfb_id), codec::encode(*res));
+        txn_.put(kReservations, key_of(*a.rfb_id), record_fields::encode(*res));
       }
     } else {
       release(*res);  // the job went to someone else
@@ -221,7 +221,7 @@ class NodeMachine::Step {
       if (s.price > res->price)
         return refuse(ProtocolError::invalid, "the AWARD's price is above our bid");
       res->state = SlotState::used;
-      txn_.put(kReservations, key_of(*s.rfb_id), codec::encode(*res));
+      txn_.put(kReservations, key_of(*s.rfb_id), record_fields::encode(*res));
       if (held && l.reserved > 0) --l.reserved;
     } else {
       // A posted-price award: the price must cover the PRICE it names (one of ours, still
@@ -234,7 +234,7 @@ class NodeMachine::Step {
       auto announced_bytes = txn_.get(kPrices, key_of(*s.price_id));
       if (!announced_bytes)
         return refuse(ProtocolError::invalid, "the AWARD names no PRICE of ours");
-      auto announced = codec::decode<PriceAnnounced>(*announced_bytes);
+      auto announced = record_fields::decode<PriceAnnounced>(*announced_bytes);
       if (!announced) throw std::runtime_error("corrupt PRICE record");
       if (announced->model != s.model || announced->job_type != s.job_type)
         return refuse(ProtocolError::invalid, "the AWARD's PRICE is for another model or job type");
@@ -251,7 +251,7 @@ class NodeMachine::Step {
     ++l.active;
     save_load(l);
     NodeJob job{s.router, s.job_id, s.award_id, s.submit_id, JobPhase::running, now_, 0, s.price};
-    txn_.put(kJobs, job_key(s.router, s.job_id), codec::encode(job));
+    txn_.put(kJobs, job_key(s.router, s.job_id), record_fields::encode(job));
     txn_.put(kUsedAwards, key_of(s.award_id), job_key(s.router, s.job_id));
     kLapses.add(txn_, s.submit_by + kExpirySlack, std::string(1, kAwardLapse) + key_of(s.award_id));
     txn_.put(kRunning, job_key(s.router, s.job_id), "");
@@ -265,25 +265,25 @@ class NodeMachine::Step {
     UnixMillis horizon = now_ - static_cast<UnixMillis>(p_.price_honour.value());
     std::vector<std::string> lapsed;
     txn_.scan(kPrices, "", [&](std::string_view key, std::string_view value) {
-      auto old = codec::decode<PriceAnnounced>(value);
+      auto old = record_fields::decode<PriceAnnounced>(value);
       if (!old || old->at < horizon) lapsed.emplace_back(key);
       return true;
     });
     for (const auto& key : lapsed) txn_.erase(kPrices, key);
     p.at = now_;
-    txn_.put(kPrices, key_of(p.price_id), codec::encode(p));
+    txn_.put(kPrices, key_of(p.price_id), record_fields::encode(p));
     return {};
   }
 
   void job_finished(const JobFinished& f) {
     auto bytes = txn_.get(kJobs, job_key(f.router, f.job_id));
     if (!bytes) return;
-    auto job = codec::decode<NodeJob>(*bytes);
+    auto job = record_fields::decode<NodeJob>(*bytes);
     if (!job || job->phase != JobPhase::running) return;
     job->phase = f.ok ? JobPhase::done : JobPhase::failed;
     job->finished_at = now_;
     job->price = f.price;
-    txn_.put(kJobs, job_key(f.router, f.job_id), codec::encode(*job));
+    txn_.put(kJobs, job_key(f.router, f.job_id), record_fields::encode(*job));
     txn_.erase(kRunning, job_key(f.router, f.job_id));
     retire(job_key(f.router, f.job_id));
     Load l = NodeMachine::load(txn_);
@@ -321,11 +321,11 @@ class NodeMachine::Step {
     for (const auto& key : running) {
       txn_.erase(kRunning, key);
       auto bytes = txn_.get(kJobs, key);
-      auto job = bytes ? codec::decode<NodeJob>(*bytes) : std::nullopt;
+      auto job = bytes ? record_fields::decode<NodeJob>(*bytes) : std::nullopt;
       if (!job) continue;
       job->phase = JobPhase::lost;
       job->finished_at = now_;
-      txn_.put(kJobs, key, codec::encode(*job));
+      txn_.put(kJobs, key, record_fields::encode(*job));
       retire(key);
       ++l.jobs_failed;
     }
@@ -336,13 +336,13 @@ class NodeMachine::Step {
   void release(Reservation& res) {
     if (res.state == SlotState::used || res.state == SlotState::released) return;
     res.state = SlotState::released;
-    txn_.put(kReservations, key_of(res.rfb_id), codec::encode(res));
+    txn_.put(kReservations, key_of(res.rfb_id), record_fields::encode(res));
     Load l = NodeMachine::load(txn_);
     if (l.reserved > 0) --l.reserved;
     save_load(l);
   }
 
-  void save_load(const Load& l) { txn_.put(kLoad, "load", codec::encode(l)); }
+  void save_load(const Load& l) { txn_.put(kLoad, "load", record_fields::encode(l)); }
 
   // A finished job joins the newest kKeepFinishedJobs; the oldest beyond them is forgotten.
   void retire(const std::string& job) {
@@ -360,7 +360,7 @@ class NodeMachine::Step {
         txn_.erase(kUsedAwards, id);
       } else if (due.starts_with(kReservationLapse)) {
         auto bytes = txn_.get(kReservations, id);
-        auto res = bytes ? codec::decode<Reservation>(*bytes) : std::nullopt;
+        auto res = bytes ? record_fields::decode<Reservation>(*bytes) : std::nullopt;
         if (res) release(*res);
         txn_.erase(kReservations, id);
       }
@@ -372,7 +372,7 @@ class NodeMachine::Step {
 
   template <class T>
   void emit(EffectType type, std::string id, const T& payload) {
-    txn_.emit(machine::Effect{std::move(id), type, codec::encode(payload)});
+    txn_.emit(machine::Effect{std::move(id), type, record_fields::encode(payload)});
   }
 
   const NodePolicy p_;
@@ -381,7 +381,7 @@ class NodeMachine::Step {
 };
 
 machine::Applied NodeMachine::apply(const machine::Record& record, machine::StateTxn& txn) const {
-  if (record.type == kPolicySet && !codec::decode<NodePolicy>(record.payload))
+  if (record.type == kPolicySet && !record_fields::decode<NodePolicy>(record.payload))
     throw std::invalid_argument("malformed node policy");
   return Step(txn, record.at).apply(record);
 }
@@ -389,27 +389,27 @@ machine::Applied NodeMachine::apply(const machine::Record& record, machine::Stat
 NodePolicy NodeMachine::policy(const machine::StateTxn& txn) {
   auto bytes = txn.get(kConfig, "policy");
   if (!bytes) return {};
-  return codec::decode<NodePolicy>(*bytes).value_or(NodePolicy{});
+  return record_fields::decode<NodePolicy>(*bytes).value_or(NodePolicy{});
 }
 
 Load NodeMachine::load(const machine::StateTxn& txn) {
   auto bytes = txn.get(kLoad, "load");
   if (!bytes) return {};
-  return codec::decode<Load>(*bytes).value_or(Load{});
+  return record_fields::decode<Load>(*bytes).value_or(Load{});
 }
 
 std::optional<Reservation> NodeMachine::reservation(const machine::StateTxn& txn,
                                                     const EventId& rfb) {
   auto bytes = txn.get(kReservations, key_of(rfb));
   if (!bytes) return std::nullopt;
-  return codec::decode<Reservation>(*bytes);
+  return record_fields::decode<Reservation>(*bytes);
 }
 
 std::optional<PriceAnnounced> NodeMachine::price(const machine::StateTxn& txn,
                                                  const EventId& price_id) {
   auto bytes = txn.get(kPrices, key_of(price_id));
   if (!bytes) return std::nullopt;
-  return codec::decode<PriceAnnounced>(*bytes);
+  return record_fields::decode<PriceAnnounced>(*bytes);
 }
 
 machine::Record NodeMachine::record(const RfbReceived& r, UnixMillis at) {

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/machine/record_fields.h"
 #include "core/machine/retention.h"
 #include "core/protocol/auction.h"
 #include "core/protocol/data_plane.h"
 #include "core/protocol/price.h"
-#include "core/router/codec.h"
 
 namespace fedai::router {
 namespace {
@@ -36,7 +36,7 @@ std::string join_key(std::initializer_list<std::string_view> parts) {
 template <class T>
 machine::Record make_record(std::uint16_t type, const T& value, UnixMillis at,
                             std::optional<EventId> event_id = std::nullopt) {
-  return machine::Record{type, at, event_id, codec::encode(value)};
+  return machine::Record{type, at, event_id, record_fields::encode(value)};
 }
 
 using machine::Applied;
@@ -53,7 +53,7 @@ protocol::Refusal refusal_of(const Error& e) {
 
 template <class T>
 T decode_or_throw(const machine::Record& r) {
-  auto v = codec::decode<T>(r.payload);
+  auto v = record_fields::decode<T>(r.payload);
   if (!v) throw std::invalid_argument("malformed record of type " + std::to_string(r.type));
   return std::move(*v);
 }
@@ -506,12 +506,12 @@ class RouterMachine::Step {
     std::vector<market::PostedOffer> offers;
     std::string prefix = join_key({req.model, req.job_type}) + std::string(1, '\0');
     txn_.scan(kPrices, prefix, [&](std::string_view, std::string_view value) {
-      auto price = codec::decode<PriceReceived>(value);
+      auto price = record_fields::decode<PriceReceived>(value);
       if (!price) return true;
       auto caps_bytes =
           txn_.get(kCaps, join_key({req.model, key_of(price->node), price->instance}));
       if (!caps_bytes) return true;
-      auto caps = codec::decode<CapsReceived>(*caps_bytes);
+      auto caps = record_fields::decode<CapsReceived>(*caps_bytes);
       if (!caps || !serves(*caps, req)) return true;  // its limits included
       for (const auto& t : job.tried)
         if (t == price->node) return true;
@@ -531,7 +531,7 @@ class RouterMachine::Step {
       offer.paused = stats.paused(now_);
       offer.stale = now_ - caps->created_at * 1000 > static_cast<UnixMillis>(p_.caps_stale.value());
       if (auto status_bytes = txn_.get(kStatus, join_key({key_of(price->node), price->instance}))) {
-        if (auto status = codec::decode<StatusReceived>(*status_bytes)) {
+        if (auto status = record_fields::decode<StatusReceived>(*status_bytes)) {
           if (status->expires_at * 1000 <= now_) offer.stale = true;
           offer.load = status->state == protocol::Backpressure::saturated
                            ? market::PostedOffer::Load::saturated
@@ -602,7 +602,7 @@ class RouterMachine::Step {
     NodeFit fit = NodeFit::unknown;
     txn_.scan(kCaps, join_key({req.model, key_of(node)}) + std::string(1, '\0'),
               [&](std::string_view, std::string_view value) {
-                auto caps = codec::decode<CapsReceived>(value);
+                auto caps = record_fields::decode<CapsReceived>(value);
                 fit = caps && fits(*caps, req) ? NodeFit::fits : NodeFit::too_small;
                 return fit != NodeFit::fits;
               });
@@ -618,7 +618,7 @@ class RouterMachine::Step {
     std::uint64_t body_limit = 0, context_limit = 0, output_limit = 0;  // the largest announced
     bool body_unlimited = false, context_unlimited = false;
     txn_.scan(kCaps, req.model + std::string(1, '\0'), [&](std::string_view, std::string_view v) {
-      auto caps = codec::decode<CapsReceived>(v);
+      auto caps = record_fields::decode<CapsReceived>(v);
       if (!caps || !offers(*caps, req)) return true;
       offered = true;
       if (fits(*caps, req)) {
@@ -700,7 +700,7 @@ class RouterMachine::Step {
     std::string key = join_key({c.model, key_of(c.node), c.instance});
     auto stored = stored_created_at<CapsReceived>(kCaps, key);
     if (stored && *stored > c.created_at) return;
-    txn_.put(kCaps, key, codec::encode(c));
+    txn_.put(kCaps, key, record_fields::encode(c));
     if (!stored || *stored < c.created_at) announced(c.node, c.created_at);
   }
 
@@ -708,7 +708,7 @@ class RouterMachine::Step {
     std::string key = join_key({p.model, p.job_type, key_of(p.node), p.instance});
     auto stored = stored_created_at<PriceReceived>(kPrices, key);
     if (stored && *stored > p.created_at) return;
-    txn_.put(kPrices, key, codec::encode(p));
+    txn_.put(kPrices, key, record_fields::encode(p));
     if (!stored || *stored < p.created_at) announced(p.node, p.created_at);
   }
 
@@ -716,7 +716,7 @@ class RouterMachine::Step {
     std::string key = join_key({key_of(s.node), s.instance});
     auto stored = stored_created_at<StatusReceived>(kStatus, key);
     if (stored && *stored > s.created_at) return;
-    txn_.put(kStatus, key, codec::encode(s));
+    txn_.put(kStatus, key, record_fields::encode(s));
     if (!stored || *stored < s.created_at) announced(s.node, s.created_at);
   }
 
@@ -726,7 +726,7 @@ class RouterMachine::Step {
   std::optional<std::int64_t> stored_created_at(machine::TableId table, const std::string& key) {
     auto bytes = txn_.get(table, key);
     if (!bytes) return std::nullopt;
-    auto stored = codec::decode<T>(*bytes);
+    auto stored = record_fields::decode<T>(*bytes);
     if (!stored) return std::nullopt;
     return stored->created_at;
   }
@@ -738,7 +738,7 @@ class RouterMachine::Step {
     return RouterMachine::auction(txn_, id);
   }
   void save(const JobState& job) {
-    txn_.put(kJobs, key_of(job.request.job_id), codec::encode(job));
+    txn_.put(kJobs, key_of(job.request.job_id), record_fields::encode(job));
   }
 
   // A job just finished: it leaves the active set and joins the finished ones, of which the
@@ -767,7 +767,7 @@ class RouterMachine::Step {
     return RouterMachine::peer(txn_, node).value_or(PeerStats{});
   }
   void save_peer(const PublicKey& node, const PeerStats& s) {
-    txn_.put(kPeers, key_of(node), codec::encode(s));
+    txn_.put(kPeers, key_of(node), record_fields::encode(s));
   }
 
   // The ledger keeps every spend of the last day, read and rewritten whole with each job: only
@@ -797,7 +797,7 @@ class RouterMachine::Step {
 
   template <class T>
   void emit(EffectType type, std::string id, const T& payload) {
-    txn_.emit(machine::Effect{std::move(id), type, codec::encode(payload)});
+    txn_.emit(machine::Effect{std::move(id), type, record_fields::encode(payload)});
   }
 
   const RouterPolicy p_;
@@ -806,7 +806,7 @@ class RouterMachine::Step {
 };
 
 machine::Applied RouterMachine::apply(const machine::Record& record, machine::StateTxn& txn) const {
-  if (record.type == kPolicySet && !codec::decode<RouterPolicy>(record.payload))
+  if (record.type == kPolicySet && !record_fields::decode<RouterPolicy>(record.payload))
     throw std::invalid_argument("malformed router policy");
   return Step(txn, record.at).apply(record);
 }
@@ -814,13 +814,13 @@ machine::Applied RouterMachine::apply(const machine::Record& record, machine::St
 RouterPolicy RouterMachine::policy(const machine::StateTxn& txn) {
   auto bytes = txn.get(kConfig, "policy");
   if (!bytes) return {};
-  return codec::decode<RouterPolicy>(*bytes).value_or(RouterPolicy{});
+  return record_fields::decode<RouterPolicy>(*bytes).value_or(RouterPolicy{});
 }
 
 std::optional<JobState> RouterMachine::job(const machine::StateTxn& txn, const JobId& id) {
   auto bytes = txn.get(kJobs, key_of(id));
   if (!bytes) return std::nullopt;
-  return codec::decode<JobState>(*bytes);
+  return record_fields::decode<JobState>(*bytes);
 }
 
 std::optional<market::AuctionBook> RouterMachine::auction(const machine::StateTxn& txn,
@@ -833,7 +833,7 @@ std::optional<market::AuctionBook> RouterMachine::auction(const machine::StateTx
 std::optional<PeerStats> RouterMachine::peer(const machine::StateTxn& txn, const PublicKey& node) {
   auto bytes = txn.get(kPeers, key_of(node));
   if (!bytes) return std::nullopt;
-  return codec::decode<PeerStats>(*bytes);
+  return record_fields::decode<PeerStats>(*bytes);
 }
 
 std::vector<JobId> RouterMachine::active_jobs(const machine::StateTxn& txn) {
@@ -850,7 +850,7 @@ std::vector<JobId> RouterMachine::active_jobs(const machine::StateTxn& txn) {
 std::vector<std::pair<PublicKey, PeerStats>> RouterMachine::peers(const machine::StateTxn& txn) {
   std::vector<std::pair<PublicKey, PeerStats>> out;
   txn.scan(kPeers, "", [&](std::string_view key, std::string_view value) {
-    auto stats = codec::decode<PeerStats>(value);
+    auto stats = record_fields::decode<PeerStats>(value);
     if (key.size() != 32 || !stats) return true;
     PublicKey pk;
     std::memcpy(pk.data(), key.data(), 32);
@@ -865,7 +865,7 @@ template <class T>
 std::vector<T> all_of(const machine::StateTxn& txn, machine::TableId table) {
   std::vector<T> out;
   txn.scan(table, "", [&](std::string_view, std::string_view value) {
-    if (auto v = codec::decode<T>(value)) out.push_back(std::move(*v));
+    if (auto v = record_fields::decode<T>(value)) out.push_back(std::move(*v));
     return true;
   });
   return out;

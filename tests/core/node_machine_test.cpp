@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "core/machine/apply.h"
-#include "core/router/codec.h"
+#include "core/machine/record_fields.h"
 
 namespace fedai::node {
 namespace {
@@ -66,7 +66,7 @@ class Harness {
   template <class T>
   T effect(EffectType type) const {
     for (const auto& e : last_.effects)
-      if (e.type == type) return *codec::decode<T>(e.payload);
+      if (e.type == type) return *record_fields::decode<T>(e.payload);
     ADD_FAILURE() << "no effect " << type;
     return T{};
   }

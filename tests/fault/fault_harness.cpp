@@ -10,8 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/machine/record_fields.h"
 #include "core/node/node_machine.h"
-#include "core/router/codec.h"
 #include "core/router/router_machine.h"
 #include "core/store/machine_store.h"
 #include "tests/support/raw_http_client.h"
@@ -386,7 +386,7 @@ std::vector<std::string> check_runs(const std::string& router_db,
   std::map<unsigned, router::JobState> by_tag;
   (*opened)->read([&](const machine::TableStore& txn) {
     txn.scan(router::RouterMachine::kJobs, "", [&](std::string_view, std::string_view value) {
-      auto job = codec::decode<router::JobState>(value);
+      auto job = record_fields::decode<router::JobState>(value);
       if (!job) {
         problems.push_back("an unreadable job in the router's database");
         return true;

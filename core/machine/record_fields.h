@@ -1,5 +1,6 @@
-// Binary encoding helpers for the router's and node's records, effects and projections: the
-// protocol's unit types and ids on top of BinaryWriter/BinaryReader.
+// Binary encoding of the router's and the node's records, effects and projections (structs that
+// list their fields()), with the protocol's unit types and ids, on top of BinaryWriter and
+// BinaryReader. (The protocol's JSON content codecs are core/protocol/codec.h.)
 #pragma once
 
 #include <algorithm>
@@ -14,7 +15,7 @@
 #include "core/util/binary.h"
 #include "core/util/bytes.h"
 
-namespace fedai::codec {
+namespace fedai::record_fields {
 
 // Structs with fields() (see encode below) nest: declared first so the templates for optional
 // and vector below find them.
@@ -179,4 +180,4 @@ std::optional<T> decode(std::string_view bytes) {
   return value;
 }
 
-}  // namespace fedai::codec
+}  // namespace fedai::record_fields
