@@ -67,11 +67,9 @@ void add_agent_commands(CLI::App& app, Action& action) {
                                                                 NodeOptions{}, "node");
     cmd->callback([&action, keys, binding] {
       action = [keys, binding] {
-        NodeOptions o = binding->resolve();
-        if (binding->print_config()) {
-          std::cout << binding->to_toml(o);
-          return 0;
-        }
+        auto resolved = binding->resolve_to_run();
+        if (!resolved) return 0;  // --print-config
+        NodeOptions o = std::move(*resolved);
         setup_agent_logging("node", o.log_level);
         Keypair k = agent_key(*keys, o.key_file);
         auto config = node_config(o, k);
@@ -101,11 +99,9 @@ void add_agent_commands(CLI::App& app, Action& action) {
                                                                   RouterOptions{}, "router");
     cmd->callback([&action, keys, binding] {
       action = [keys, binding] {
-        RouterOptions o = binding->resolve();
-        if (binding->print_config()) {
-          std::cout << binding->to_toml(o);
-          return 0;
-        }
+        auto resolved = binding->resolve_to_run();
+        if (!resolved) return 0;  // --print-config
+        RouterOptions o = std::move(*resolved);
         setup_agent_logging("router", o.log_level);
         Keypair k = agent_key(*keys, o.key_file);
         auto config = router_config(o, k);

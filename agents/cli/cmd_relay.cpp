@@ -71,11 +71,9 @@ void add_relay_commands(CLI::App& app, Action& action) {
       *cmd, relay::server::relay_option_specs(), RelayOptions{}, "relay");
   cmd->callback([&action, binding] {
     action = [binding] {
-      RelayOptions o = binding->resolve();
-      if (binding->print_config()) {
-        std::cout << binding->to_toml(o);
-        return 0;
-      }
+      auto resolved = binding->resolve_to_run();
+      if (!resolved) return 0;  // --print-config
+      RelayOptions o = std::move(*resolved);
       return run_relay(std::move(o));
     };
   });

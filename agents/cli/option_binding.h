@@ -6,8 +6,10 @@
 #include <toml++/toml.h>
 
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,8 +51,6 @@ class OptionBinding {
     }
   }
 
-  bool print_config() const { return print_config_; }
-
   // The options with everything applied. Throws CommandError saying where a bad value came from.
   Options resolve() const {
     Options o = defaults_;
@@ -78,6 +78,14 @@ class OptionBinding {
   }
 
   std::string to_toml(const Options& o) const { return options::to_toml(specs_, o); }
+
+  // The options to run with; or, under --print-config, nullopt once they are printed.
+  std::optional<Options> resolve_to_run() const {
+    Options o = resolve();
+    if (!print_config_) return o;
+    std::cout << to_toml(o);
+    return std::nullopt;
+  }
 
  private:
   static std::string env_name(const std::string& name) {
