@@ -1,5 +1,6 @@
 #include "core/protocol/payment.h"
 
+#include "core/lightning/bolt11.h"
 #include "core/nostr/bech32.h"
 #include "core/protocol/codec.h"
 
@@ -15,54 +16,13 @@ namespace {
 constexpr std::string_view kRequestName = "PAYMENT_REQUEST";
 constexpr std::string_view kReceiptName = "PAYMENT_RECEIPT";
 
-__extension__ using u128 = unsigned __int128;
-
 }  // namespace
 
 std::optional<Msat> bolt11_amount(std::string_view invoice) {
-  auto decoded = bech32::decode(invoice, kMaxBolt11Length);
+  auto decoded = bech32::decode(invoice, bolt11::kMaxLength);
   if (!decoded) return std::nullopt;
-  std::string_view hrp = decoded->hrp;
-  if (!hrp.starts_with("ln")) return std::nullopt;
-  std::size_t i = 2;
-  while (i < hrp.size() && hrp[i] >= 'a' && hrp[i] <= 'z') ++i;  // the currency prefix
-  if (i == 2) return std::nullopt;
-  std::size_t digits_start = i;
-  u128 amount = 0;
-  while (i < hrp.size() && hrp[i] >= '0' && hrp[i] <= '9') {
-    amount = amount * 10 + static_cast<unsigned>(hrp[i] - '0');
-    if (amount > (u128{1} << 80)) return std::nullopt;
-    ++i;
-  }
-  if (i == digits_start) return std::nullopt;         // no amount
-  if (hrp[digits_start] == '0') return std::nullopt;  // leading zero (or zero)
-  // Millisatoshis per unit of the amount: BTC = 10^11 msat; m, u, n, p scale it down.
-  u128 msat = 0;
-  if (i == hrp.size()) {
-    msat = amount * 100'000'000'000u;
-  } else if (i + 1 == hrp.size()) {
-    switch (hrp[i]) {
-      case 'm':
-        msat = amount * 100'000'000u;
-        break;
-      case 'u':
-        msat = amount * 100'000u;
-        break;
-      case 'n':
-        msat = amount * 100u;
-        break;
-      case 'p':
-        if (amount % 10 != 0) return std::nullopt;  // below a millisatoshi
-        msat = amount / 10;
-        break;
-      default:
-        return std::nullopt;
-    }
-  } else {
-    return std::nullopt;
-  }
-  if (msat > kMaxJsonInteger) return std::nullopt;
-  return Msat{static_cast<std::uint64_t>(msat)};
+  auto amount = bolt11::amount_of_hrp(decoded->hrp, nullptr);
+  return amount ? *amount : std::nullopt;
 }
 
 // ---- PAYMENT_REQUEST ----------------------------------------------------------------------------
