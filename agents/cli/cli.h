@@ -59,5 +59,6 @@ void add_db_commands(CLI::App& app, Action& action);
 void add_agent_commands(CLI::App& app, Action& action);  // node, router
 void add_devnet_commands(CLI::App& app, Action& action);
 void add_infer_commands(CLI::App& app, Action& action);
+void add_bolt11_commands(CLI::App& app, Action& action);
 
 }  // namespace fedai::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   add_devnet_commands(app, action);
   add_infer_commands(app, action);
   add_db_commands(app, action);
+  add_bolt11_commands(app, action);
 
   try {
     app.parse(argc, argv);

@@ -13,6 +13,8 @@ const read = (f) => JSON.parse(fs.readFileSync(path.join(vectors, f), 'utf8'));
 const events = read('nostr-events.json');
 [...events.valid, ...events.invalid].forEach((e, i) => write('event_parse', `e${i}`, JSON.stringify(e.event)));
 
+const bolt11 = read('bolt11-vectors.json');
+[...bolt11.valid, ...bolt11.invalid].forEach((v, i) => write('bolt11_decode', `b${i}`, v.invoice));
 const nip19 = read('nip19-vectors.json');
 [...nip19.bare, ...nip19.tlv].forEach((v, i) => write('nip19_decode', `n${i}`, v.bech32));
 
