@@ -319,4 +319,109 @@ Result<Invoice> decode(std::string_view text) {
   return inv;
 }
 
+namespace {
+
+void put_integer(std::vector<std::uint8_t>& out, std::uint64_t v, std::size_t words) {
+  for (std::size_t i = words; i-- > 0;)
+    out.push_back(static_cast<std::uint8_t>((v >> (5 * i)) & 31));
+}
+
+std::size_t words_for(std::uint64_t v) {
+  std::size_t n = 1;
+  while (n < 13 && (v >> (5 * n)) != 0) ++n;
+  return n;
+}
+
+void put_field(std::vector<std::uint8_t>& out, Tag tag, std::span<const std::uint8_t> words) {
+  out.push_back(tag);
+  out.push_back(static_cast<std::uint8_t>(words.size() / 32));
+  out.push_back(static_cast<std::uint8_t>(words.size() % 32));
+  out.insert(out.end(), words.begin(), words.end());
+}
+
+void put_bytes(std::vector<std::uint8_t>& out, Tag tag, std::span<const std::uint8_t> bytes) {
+  auto words = bech32::to_words(bytes);
+  put_field(out, tag, words);
+}
+
+std::string amount_text(protocol::Msat amount) {
+  std::uint64_t msat = amount.value();
+  struct Unit {
+    std::uint64_t msat;
+    const char* suffix;
+  };
+  for (Unit u :
+       {Unit{100'000'000'000, ""}, Unit{100'000'000, "m"}, Unit{100'000, "u"}, Unit{100, "n"}}) {
+    if (msat % u.msat == 0) return std::to_string(msat / u.msat) + u.suffix;
+  }
+  return std::to_string(msat * 10) + "p";
+}
+
+}  // namespace
+
+Result<std::string> encode(Invoice& inv, const std::array<std::uint8_t, 32>& node_secret) {
+  if (inv.network != "bc" && inv.network != "tb" && inv.network != "tbs" && inv.network != "bcrt")
+    return bad("unknown network '" + inv.network + "'");
+  if (inv.amount && inv.amount->value() == 0) return bad("an amount must be at least 1 msat");
+  if (inv.description.has_value() == inv.description_hash.has_value())
+    return bad("an invoice has a description or its hash, exactly one");
+  if (inv.timestamp >> 35) return bad("the timestamp does not fit 35 bits");
+  const secp256k1_context* ctx = secp_context();
+  secp256k1_pubkey key;
+  if (secp256k1_ec_pubkey_create(ctx, &key, node_secret.data()) != 1)
+    return bad("the node key is not a secret key");
+  std::size_t key_len = inv.payee.size();
+  secp256k1_ec_pubkey_serialize(ctx, inv.payee.data(), &key_len, &key, SECP256K1_EC_COMPRESSED);
+
+  std::string hrp = "ln" + inv.network + (inv.amount ? amount_text(*inv.amount) : "");
+  std::vector<std::uint8_t> data;
+  put_integer(data, inv.timestamp, kTimestampWords);
+  put_bytes(data, kPaymentSecret, inv.payment_secret);
+  put_bytes(data, kPaymentHash, inv.payment_hash);
+  if (inv.description) {
+    std::span<const std::uint8_t> text(
+        reinterpret_cast<const std::uint8_t*>(inv.description->data()), inv.description->size());
+    put_bytes(data, kDescription, text);
+  } else {
+    put_bytes(data, kDescriptionHash, *inv.description_hash);
+  }
+  if (inv.expiry_seconds != 3600) {
+    std::vector<std::uint8_t> w;
+    put_integer(w, inv.expiry_seconds, words_for(inv.expiry_seconds));
+    put_field(data, kExpiry, w);
+  }
+  if (inv.min_final_cltv_expiry_delta) {
+    std::vector<std::uint8_t> w;
+    put_integer(w, *inv.min_final_cltv_expiry_delta, words_for(*inv.min_final_cltv_expiry_delta));
+    put_field(data, kMinFinalCltv, w);
+  }
+  if (!inv.feature_bits.empty()) {
+    unsigned top = *std::max_element(inv.feature_bits.begin(), inv.feature_bits.end());
+    std::vector<std::uint8_t> w(top / 5 + 1, 0);
+    for (unsigned bit : inv.feature_bits)
+      w[w.size() - 1 - bit / 5] |= static_cast<std::uint8_t>(1u << (bit % 5));
+    put_field(data, kFeatures, w);
+  }
+  if (inv.payment_metadata) put_bytes(data, kPaymentMetadata, *inv.payment_metadata);
+  if (inv.payee_in_invoice) put_bytes(data, kPayee, inv.payee);
+  if (data.size() >= 1024 * 32) return bad("the invoice is too long");
+
+  std::vector<std::uint8_t> signed_bytes(hrp.begin(), hrp.end());
+  auto packed = pack(data);
+  signed_bytes.insert(signed_bytes.end(), packed.begin(), packed.end());
+  auto digest = sha256(std::span<const std::uint8_t>(signed_bytes));
+  std::copy_n(digest.data(), 32, inv.signing_hash.begin());
+  secp256k1_ecdsa_recoverable_signature sig;
+  if (secp256k1_ecdsa_sign_recoverable(ctx, &sig, inv.signing_hash.data(), node_secret.data(),
+                                       nullptr, nullptr) != 1)
+    return bad("signing failed");
+  std::array<std::uint8_t, 65> raw{};
+  secp256k1_ecdsa_recoverable_signature_serialize_compact(ctx, raw.data(), &inv.recovery_id, &sig);
+  std::copy_n(raw.begin(), 64, inv.signature.begin());
+  raw[64] = static_cast<std::uint8_t>(inv.recovery_id);
+  auto sig_words = bech32::to_words(raw);
+  data.insert(data.end(), sig_words.begin(), sig_words.end());
+  return bech32::encode(hrp, data);
+}
+
 }  // namespace fedai::bolt11

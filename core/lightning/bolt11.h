@@ -70,6 +70,12 @@ struct Invoice {
 // The invoice's fields; its signature verified (against `n`) or its payee recovered.
 Result<Invoice> decode(std::string_view text);
 
+// An invoice for `inv`'s fields, signed with `node_secret` (32 bytes) by RFC 6979, so the same
+// fields and key give the same string. Writes s, p, d or h, x (when not 3600), c, 9, m, n (when
+// payee_in_invoice) in that order; the amount with the largest multiplier that states it
+// exactly. inv.payee, signature and signing_hash are outputs: filled in from the key.
+Result<std::string> encode(Invoice& inv, const std::array<std::uint8_t, 32>& node_secret);
+
 // The amount a human-readable part states ("lnbc2500u" -> 250,000,000 msat), nullopt when it
 // states none; an error for an unknown network, multiplier, or a `p` amount below a msat.
 Result<std::optional<protocol::Msat>> amount_of_hrp(std::string_view hrp, std::string* network);
