@@ -366,6 +366,15 @@ Result<std::string> encode(Invoice& inv, const std::array<std::uint8_t, 32>& nod
   if (inv.description.has_value() == inv.description_hash.has_value())
     return bad("an invoice has a description or its hash, exactly one");
   if (inv.timestamp >> 35) return bad("the timestamp does not fit 35 bits");
+  // A field's length is 10 bits: at most 1023 words, 639 bytes.
+  constexpr std::size_t kMaxFieldBytes = 1023 * 5 / 8;
+  if (inv.description && inv.description->size() > kMaxFieldBytes)
+    return bad("a description is at most 639 bytes (use a description hash)");
+  if (inv.payment_metadata && inv.payment_metadata->size() > kMaxFieldBytes)
+    return bad("payment metadata is at most 639 bytes");
+  if (!inv.feature_bits.empty() &&
+      *std::max_element(inv.feature_bits.begin(), inv.feature_bits.end()) >= 1023 * 5)
+    return bad("a feature bit is beyond what the 9 field holds");
   const secp256k1_context* ctx = secp_context();
   secp256k1_pubkey key;
   if (secp256k1_ec_pubkey_create(ctx, &key, node_secret.data()) != 1)
@@ -404,7 +413,6 @@ Result<std::string> encode(Invoice& inv, const std::array<std::uint8_t, 32>& nod
   }
   if (inv.payment_metadata) put_bytes(data, kPaymentMetadata, *inv.payment_metadata);
   if (inv.payee_in_invoice) put_bytes(data, kPayee, inv.payee);
-  if (data.size() >= 1024 * 32) return bad("the invoice is too long");
 
   std::vector<std::uint8_t> signed_bytes(hrp.begin(), hrp.end());
   auto packed = pack(data);
@@ -421,7 +429,10 @@ Result<std::string> encode(Invoice& inv, const std::array<std::uint8_t, 32>& nod
   raw[64] = static_cast<std::uint8_t>(inv.recovery_id);
   auto sig_words = bech32::to_words(raw);
   data.insert(data.end(), sig_words.begin(), sig_words.end());
-  return bech32::encode(hrp, data);
+  std::string text = bech32::encode(hrp, data);
+  if (text.size() > kMaxLength)
+    return bad("the invoice would be longer than " + std::to_string(kMaxLength) + " characters");
+  return text;
 }
 
 }  // namespace fedai::bolt11

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "core/lightning/bolt11.h"
 #include "core/nostr/event.h"
 #include "core/nostr/keys.h"
 #include "core/nostr/sha256.h"
@@ -16,8 +17,8 @@ namespace fedai::protocol {
 inline constexpr std::string_view kPaymentsPath = "/fedai/v1/payments";
 inline constexpr std::string_view kReceiptsPath = "/fedai/v1/receipts";
 // BOLT11 invoices are long but bounded: 7089 characters is the most a QR code holds, the limit
-// common Lightning implementations use.
-inline constexpr std::size_t kMaxBolt11Length = 7089;
+// common Lightning implementations use (core/lightning/bolt11.h).
+inline constexpr std::size_t kMaxBolt11Length = bolt11::kMaxLength;
 
 // 26097. Tags e = the METERING (marker "metering"), p = the payer.
 struct PaymentRequest {

@@ -194,6 +194,12 @@ TEST(Bolt11Encode, AmountsUseTheLargestExactMultiplier) {
     ASSERT_TRUE(back) << back.error().message;
     EXPECT_EQ(back->amount, protocol::Msat{msat});
   }
+  inv.description = std::string(639, 'x');  // the most a field's 10-bit length holds
+  auto longest = bolt11::encode(inv, key);
+  ASSERT_TRUE(longest) << longest.error().message;
+  EXPECT_EQ(bolt11::decode(*longest)->description, inv.description);
+  inv.description = std::string(640, 'x');
+  EXPECT_FALSE(bolt11::encode(inv, key));
   inv.description.reset();
   EXPECT_FALSE(bolt11::encode(inv, key));  // neither d nor h
 }
