@@ -333,10 +333,16 @@ void RouterAgent::Impl::register_effects() {
     if (event->kind == protocol::kRfb) {
       // Remember when it left, for on_own_rfb; entries whose echo never came go after 10 s.
       auto now = std::chrono::steady_clock::now();
-      std::erase_if(rfbs_in_flight,
-                    [&](const auto& kv) { return now - kv.second.at > std::chrono::seconds{10}; });
+      while (!rfbs_by_time.empty()) {
+        auto oldest = rfbs_in_flight.find(rfbs_by_time.front());
+        if (oldest != rfbs_in_flight.end() && now - oldest->second.at <= std::chrono::seconds{10})
+          break;
+        if (oldest != rfbs_in_flight.end()) rfbs_in_flight.erase(oldest);
+        rfbs_by_time.pop_front();
+      }
       auto rfb = protocol::parse_rfb(*event);
-      if (rfb) rfbs_in_flight[event->id] = SentRfb{now, rfb->bid_window_ms};
+      if (rfb && rfbs_in_flight.emplace(event->id, SentRfb{now, rfb->bid_window_ms}).second)
+        rfbs_by_time.push_back(event->id);
     }
     pool->publish(
         *event, kPublishTimeout,

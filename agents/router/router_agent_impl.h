@@ -2,6 +2,7 @@
 // router_api.cpp: the OpenAI-compatible client API; router_dispatch.cpp: the data plane).
 #pragma once
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -77,6 +78,7 @@ struct RouterAgent::Impl final : HostedAgent {
     protocol::Millis bid_window;
   };
   std::map<EventId, SentRfb> rfbs_in_flight;
+  std::deque<EventId> rfbs_by_time;  // the same ids, oldest first: pruned from the front
   void on_own_rfb(const Event& e, const std::string& relay);
 
   Counter* jobs_done = nullptr;
